@@ -17,7 +17,8 @@ def main(argv: list[str]) -> int:
         if wanted and path.stem.removeprefix("bench_") not in wanted:
             continue
         spec = importlib.util.spec_from_file_location(path.stem, path)
-        assert spec is not None and spec.loader is not None
+        assert spec is not None
+        assert spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         start = time.perf_counter()
