@@ -1,13 +1,124 @@
-"""SKELETON - replaced by the lenient JSON implementation."""
+"""Lenient JSON: ``loads`` and ``repair`` turn what a model wrote into the value it meant.
+
+The text goes through four stages, and the first that succeeds wins (``STAGES``):
+
+1. ``strict``: ``json.loads`` of the whole text. Valid JSON is never touched by anything
+   else, so it costs what ``json.loads`` costs.
+2. ``extracted``: a JSON value inside a Markdown fence (a block tagged ``json``, ``json5``,
+   ``jsonc``, ``javascript`` or ``js`` first, else the first block holding a value) or
+   among prose (the first ``{`` or ``[`` that looks like the start of a value; a leading
+   ``<think>...</think>`` block is skipped), parsed strictly.
+3. ``python``: Python literal syntax was needed: ``True``/``False``/``None``, single
+   quotes, tuples, sets, ``\\x`` escapes.
+4. ``repaired``: heuristic repair of what models get wrong: trailing and missing commas,
+   ``//``, ``#`` and ``/* */`` comments, curly quotes, unquoted keys and values, missing
+   colons, missing closers and text cut off mid-string, unescaped inner quotes, raw line
+   breaks in strings, doubled quotes, ``...``, hex and other odd numbers, JSON written
+   with string escapes (``{\\"a\\": 1}``).
+
+Stages 3 and 4 are one linear pass of retort's own parser (``_json_scan``); the stage
+reported is the latest stage any of its fixes belongs to. ``ast.literal_eval`` is never
+used: it is slow on large input and can raise ``MemoryError``/``RecursionError``.
+
+Fix kinds: ``fence``, ``prose``, ``whitespace`` (extracted); ``python_literal``,
+``single_quotes``, ``tuple``, ``python_set``, ``python_escape`` (python);
+``trailing_comma``, ``comment``, ``curly_quotes``, ``unquoted_key``, ``unquoted_value``,
+``missing_comma``, ``missing_colon``, ``missing_value``, ``missing_opener``,
+``closed_container``,
+``truncated_string``, ``truncated_literal``, ``unclosed_string``, ``inner_quote``,
+``raw_newline``, ``control_char``, ``doubled_quotes``, ``invalid_escape``, ``ellipsis``,
+``hex_number``, ``octal_number``, ``binary_number``, ``leading_zero``, ``plus_sign``,
+``number_format``, ``undefined``, ``multiple_values``, ``extra_comma``, ``extra_colon``,
+``extra_closer``, ``stray_quote``, ``garbage``, ``escaped_json`` (repaired);
+``double_encoded`` (any stage).
+
+Policies:
+
+- Valid JSON returns exactly what ``json.loads`` returns, with one exception when
+  ``decode_nested=True`` (the default): a top-level JSON *string* whose content, stripped,
+  is itself a JSON object or array is decoded (at most twice, fix ``double_encoded``).
+  Strings nested inside a value are never decoded. With ``decode_nested=False`` valid
+  JSON always equals ``json.loads``.
+- ``NaN``, ``Infinity`` and ``-Infinity`` are read as floats, as ``json.loads`` reads
+  them; ``allow_nan=False`` rejects them with :class:`JSONParseError`.
+- ``0x1F``, ``0o17``, ``0b11``, ``017``, ``+1``, ``.5``, ``5.`` and ``1_000`` become
+  numbers, each with a fix.
+- Several top-level values separated only by whitespace, commas or newlines
+  (``{"a":1}\\n{"b":2}``) become a list of them (fix ``multiple_values``); a value
+  followed by prose is that value (stage ``extracted``, fix ``prose``).
+- A missing value (``{"a": }``) becomes ``""``; a key whose value was cut off by the end
+  of the text (``{"a": 1, "b":``) is dropped; a literal cut off at the end (``tru``) is
+  completed; a string cut off at the end keeps its text.
+- ``str`` input returns a value or raises :class:`JSONParseError`, nothing else. ``bytes``
+  are decoded as UTF-8 first (undecodable bytes raise :class:`JSONParseError`); any other
+  type raises ``TypeError``, as ``json.loads`` does.
+- Limits: more than ``max_bytes`` UTF-8 bytes, or nesting deeper than ``max_depth``,
+  raises :class:`JSONParseError` with ``stage="limits"``. On the strict path the depth
+  of a valid document is checked after ``json.loads`` for texts up to 64 KiB; larger
+  valid documents are bounded by ``json.loads``'s own recursion limit (about 1000
+  levels), because walking a large result would double the cost of the fast path.
+- ``Repaired.fixes`` lists at most 1000 fixes; the stage accounts for all of them.
+"""
+
 from __future__ import annotations
+
+import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
+from retort.core.errors import JSONParseError
+from retort.parsers._fences import FencedBlock, find_fences
+from retort.parsers._json_lex import SPACE_CHARS, match_end
+from retort.parsers._json_scan import (
+    ScanError,
+    deeper_than,
+    find_start,
+    parse,
+    plausible_open,
+    strict_decoder,
+)
+
+__all__ = ["STAGES", "Fix", "Repaired", "loads", "repair"]
+
 STAGES = ("strict", "extracted", "python", "repaired")
+
+_MAX_FIXES = 1000
+_DEPTH_WALK_LIMIT = 65536
+_JSON_TAGS = frozenset({"json", "json5", "jsonc", "javascript", "js"})
+_STAGE_OF_KIND = {
+    "double_encoded": 0,
+    "fence": 1,
+    "prose": 1,
+    "python_literal": 2,
+    "single_quotes": 2,
+    "tuple": 2,
+    "python_set": 2,
+    "python_escape": 2,
+    "whitespace": 1,
+    "escaped_json": 3,
+}
+_SPACES = re.compile(f"[{SPACE_CHARS}]*+")
+_THINK_START, _THINK_END = "<think>", "</think>"
+_MEMBER_START = re.compile(r"""(?:"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')[ \t]*:""")
+_LOCATION = re.compile(r" at line \d+, column \d+$")
+_ESCAPED_OPEN = re.compile(r"[{\[][ \t\r\n]*\\[\"n]")
+_ODD_SPACE = re.compile("[" + "".join(c for c in SPACE_CHARS if c not in " \t\r\n") + "]")
+_SEPARATORS = re.compile(f"[{SPACE_CHARS},]*+")
+# A text starting with one of these starts with its value, even if braces come later.
+_VALUE_FIRST = frozenset("{[\"'“”‘’")
 
 
 @dataclass(frozen=True, slots=True)
 class Fix:
+    """One change the repair made.
+
+    Attributes:
+        kind: a short code, e.g. ``trailing_comma``, ``single_quotes``, ``fence``.
+        position: the character offset in the input where the change applies.
+        detail: what was changed, for people (``removed ',' before '}'``).
+    """
+
     kind: str
     position: int
     detail: str
@@ -15,16 +126,389 @@ class Fix:
 
 @dataclass(frozen=True, slots=True)
 class Repaired:
+    """The outcome of :func:`repair`.
+
+    Attributes:
+        value: the parsed value.
+        stage: the stage that succeeded, one of ``STAGES``.
+        fixes: every change made, in the order they were made (at most 1000).
+    """
+
     value: Any
     stage: str
     fixes: tuple[Fix, ...]
 
 
-def repair(text: str, *, max_bytes: int = 10_000_000, max_depth: int = 512,
-           decode_nested: bool = True, allow_nan: bool = True) -> Repaired:
-    raise NotImplementedError
+class _Fixes:
+    """Collects fixes with positions shifted by ``offset``; keeps every kind, caps entries."""
+
+    __slots__ = ("items", "kinds", "offset")
+
+    def __init__(self) -> None:
+        self.items: list[Fix] = []
+        self.kinds: set[str] = set()
+        self.offset = 0
+
+    def add(self, kind: str, position: int, detail: str) -> None:
+        self.kinds.add(kind)
+        if len(self.items) < _MAX_FIXES:
+            self.items.append(Fix(kind, position + self.offset, detail))
+
+    def stage(self) -> str:
+        if not self.kinds:
+            return "strict"
+        return STAGES[max(_STAGE_OF_KIND.get(kind, 3) for kind in self.kinds)]
 
 
-def loads(text: str, *, max_bytes: int = 10_000_000, max_depth: int = 512,
-          decode_nested: bool = True, allow_nan: bool = True) -> Any:
-    raise NotImplementedError
+def loads(
+    text: str | bytes,
+    *,
+    max_bytes: int = 10_000_000,
+    max_depth: int = 512,
+    decode_nested: bool = True,
+    allow_nan: bool = True,
+) -> Any:
+    """Parse JSON as a model wrote it: strict JSON first, then ever more lenient stages.
+
+    Args:
+        text: the reply text (``bytes`` are decoded as UTF-8).
+        max_bytes: the largest input accepted, in UTF-8 bytes.
+        max_depth: the deepest nesting of arrays and objects accepted.
+        decode_nested: decode a top-level string that holds a JSON object or array.
+        allow_nan: accept ``NaN``, ``Infinity`` and ``-Infinity``.
+
+    Returns:
+        The value, as ``json.loads`` would build it.
+
+    Raises:
+        JSONParseError: no value could be recovered, or a limit was exceeded; the error
+            carries the position, line, column, stage and an excerpt.
+        TypeError: ``text`` is neither ``str`` nor ``bytes``.
+    """
+    return repair(
+        text,
+        max_bytes=max_bytes,
+        max_depth=max_depth,
+        decode_nested=decode_nested,
+        allow_nan=allow_nan,
+    ).value
+
+
+def repair(
+    text: str | bytes,
+    *,
+    max_bytes: int = 10_000_000,
+    max_depth: int = 512,
+    decode_nested: bool = True,
+    allow_nan: bool = True,
+) -> Repaired:
+    """Like :func:`loads`, and also report the stage that succeeded and every fix made.
+
+    Args:
+        text: the reply text (``bytes`` are decoded as UTF-8).
+        max_bytes: the largest input accepted, in UTF-8 bytes.
+        max_depth: the deepest nesting of arrays and objects accepted.
+        decode_nested: decode a top-level string that holds a JSON object or array.
+        allow_nan: accept ``NaN``, ``Infinity`` and ``-Infinity``.
+
+    Returns:
+        The value with its stage and fixes.
+
+    Raises:
+        JSONParseError: no value could be recovered, or a limit was exceeded.
+        TypeError: ``text`` is neither ``str`` nor ``bytes``.
+    """
+    text = _as_text(text, max_bytes)
+    _check_size(text, max_bytes)
+    decoder = strict_decoder(allow_nan)
+    fixes = _Fixes()
+    try:
+        value = decoder.decode(text)
+    except (ValueError, RecursionError):
+        value = _lenient(text, fixes, decoder, max_depth, allow_nan)
+        if not fixes.kinds:
+            # json.loads refused the text, yet nothing needed repair: only whitespace it
+            # does not accept (a BOM, zero-width or no-break spaces), or nesting deeper
+            # than its recursion limit, which is no fault of the text.
+            odd = _ODD_SPACE.search(text)
+            if odd:
+                fixes.add("whitespace", odd.start(), "ignored whitespace JSON does not allow")
+    else:
+        _check_depth(text, value, max_depth)
+    if decode_nested and isinstance(value, str):
+        value = _decode_nested(value, fixes, decoder, max_depth)
+    return Repaired(value, fixes.stage(), tuple(fixes.items))
+
+
+def _as_text(text: Any, max_bytes: int) -> str:
+    if isinstance(text, str):
+        return text
+    if isinstance(text, bytes | bytearray):
+        if len(text) > max_bytes:
+            raise _limit_error(len(text), max_bytes)
+        try:
+            return bytes(text).decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise JSONParseError(
+                f"Expected UTF-8 text, found an undecodable byte at offset {exc.start}",
+                position=exc.start,
+                stage="strict",
+            ) from None
+    raise TypeError(f"the JSON text must be str or bytes, not {type(text).__name__}")
+
+
+def _check_size(text: str, max_bytes: int) -> None:
+    # Every character is 1 to 4 UTF-8 bytes: only the middle range needs encoding.
+    if len(text) * 4 <= max_bytes:
+        return
+    size = len(text) if len(text) > max_bytes else len(text.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        raise _limit_error(size, max_bytes)
+
+
+def _limit_error(size: int, max_bytes: int) -> JSONParseError:
+    return JSONParseError(
+        f"Expected at most max_bytes={max_bytes} bytes of JSON, found {size} or more",
+        stage="limits",
+    )
+
+
+def _check_depth(text: str, value: Any, max_depth: int) -> None:
+    """Reject a strictly valid document nested deeper than ``max_depth``."""
+    if len(text) > _DEPTH_WALK_LIMIT or len(text) <= 2 * max_depth:
+        return
+    if text.count("[") + text.count("{") <= max_depth:
+        return
+    if deeper_than(value, max_depth):
+        raise JSONParseError(
+            f"Expected nesting of at most max_depth={max_depth} levels, found deeper",
+            stage="limits",
+        )
+
+
+def _lenient(
+    text: str, fixes: _Fixes, decoder: json.JSONDecoder, max_depth: int, allow_nan: bool
+) -> Any:
+    """The stages after ``strict``: reasoning, fences, prose, then the lenient parser."""
+    # A reasoning model's thoughts may hold braces of their own: read only the answer.
+    think = text.find(_THINK_END) if text.startswith(_THINK_START, _skip_ws(text, 0)) else -1
+    if think < 0:
+        return _lenient_body(text, fixes, decoder, max_depth, allow_nan)
+    base = think + len(_THINK_END)
+    fixes.add("prose", 0, f"ignored the reasoning before {_THINK_END}")
+    fixes.offset += base
+    try:
+        return _lenient_body(text[base:], fixes, decoder, max_depth, allow_nan)
+    except JSONParseError as exc:
+        raise _shift(exc, text, base) from None
+
+
+def _lenient_body(
+    text: str, fixes: _Fixes, decoder: json.JSONDecoder, max_depth: int, allow_nan: bool
+) -> Any:
+    block = _pick_fence(text)
+    if block is not None:
+        offset = text.find(block.body, block.start)
+        fixes.add("fence", block.start, f"took the value out of a ```{block.lang} fence")
+        try:
+            return decoder.decode(block.body)
+        except (ValueError, RecursionError):
+            fixes.offset += offset
+            try:
+                return _scan(block.body, fixes, decoder, max_depth, allow_nan)
+            except JSONParseError as exc:
+                raise _shift(exc, text, offset) from None
+    extracted = _extract_strict(text, fixes, decoder)
+    if extracted is not None:
+        return extracted[0]
+    return _scan(text, fixes, decoder, max_depth, allow_nan)
+
+
+def _unescaped_json(
+    text: str, start: int, fixes: _Fixes, decoder: json.JSONDecoder, max_depth: int
+) -> tuple[Any] | None:
+    """``{\"a\": 1}``: JSON escaped as if inside a string, without the outer quotes."""
+    body = text[start:].rstrip()
+    try:
+        inner = decoder.decode('"' + body + '"')
+        value = decoder.decode(inner)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(value, dict | list) or deeper_than(value, max_depth):
+        return None
+    fixes.add("escaped_json", start, "decoded JSON written with string escapes")
+    return (value,)
+
+
+def _scan(
+    text: str, fixes: _Fixes, decoder: json.JSONDecoder, max_depth: int, allow_nan: bool
+) -> Any:
+    """Run the lenient parser from where the value starts, after any prose."""
+    first = _skip_ws(text, 0)
+    if _ESCAPED_OPEN.match(text, first):
+        unescaped = _unescaped_json(text, first, fixes, decoder, max_depth)
+        if unescaped is not None:
+            return unescaped[0]
+    start = find_start(text, first)
+    if first < len(text) and text[first] in _VALUE_FIRST:
+        if start > first and text[first] not in "{[":
+            quoted = _quoted_then_value(text, first, start, fixes, max_depth, allow_nan)
+            if quoted is not None:
+                return quoted[0]
+        start = first
+    elif start > first:
+        fixes.add("prose", first, "ignored the text before the value")
+    else:
+        start = first
+    # "a": 1, "b": 2} - the members of an object whose opening brace is missing.
+    members = start == first and _MEMBER_START.match(text, first, first + 256) is not None
+    return _parse(text, start, fixes, max_depth, allow_nan, members=members)[0]
+
+
+def _parse(
+    text: str, start: int, fixes: _Fixes, max_depth: int, allow_nan: bool, *, members: bool
+) -> tuple[Any, int]:
+    try:
+        return parse(text, start, fixes, max_depth=max_depth, allow_nan=allow_nan, members=members)
+    except ScanError as exc:
+        if exc.message:
+            line, column = _line_column(text, exc.position)
+            message = f"{exc.message} at line {line}, column {column}"
+        else:
+            message = _expected_value_message(text, exc.position)
+        raise _error(message, text, exc.position, exc.stage) from None
+
+
+def _quoted_then_value(
+    text: str, first: int, opener: int, fixes: _Fixes, max_depth: int, allow_nan: bool
+) -> tuple[Any] | None:
+    """``"Sure!" Here it is: {...}``: a quoted phrase, prose, then the value.
+
+    None when the text is really one string (``'{"a": 1}'``) or starts an object.
+    """
+    if _MEMBER_START.match(text, first, first + 256):
+        return None
+    trial = _Fixes()
+    trial.offset = fixes.offset
+    try:
+        value, end = parse(text, first, trial, max_depth=max_depth, allow_nan=allow_nan)
+    except ScanError:
+        return None
+    if not isinstance(value, str) or end > opener:
+        return None
+    fixes.add("prose", first, "ignored the text before the value")
+    return (_parse(text, opener, fixes, max_depth, allow_nan, members=False)[0],)
+
+
+def _pick_fence(text: str) -> FencedBlock | None:
+    """The fenced block to read: tagged JSON first, else the first block holding a value."""
+    blocks = find_fences(text)
+    if not blocks:
+        return None
+    for block in blocks:
+        if block.lang in _JSON_TAGS and block.body.strip():
+            return block
+    for block in blocks:
+        body = block.body.strip()
+        if body and body[0] in "{[" and plausible_open(body, 0):
+            return block
+    return None
+
+
+def _extract_strict(text: str, fixes: _Fixes, decoder: json.JSONDecoder) -> tuple[Any] | None:
+    """A strictly valid value after prose, and any more values after it; None otherwise.
+
+    Only the first plausible ``{``/``[`` is tried, so the cost stays linear.
+    """
+    first = _skip_ws(text, 0)
+    start = find_start(text, first)
+    if start < 0 or (start > first and text[first] in _VALUE_FIRST):
+        return None  # the text starts with a value of its own: braces later are inside it
+    values: list[Any] = []
+    pos = start
+    while True:
+        try:
+            value, end = decoder.raw_decode(text, pos)
+        except (ValueError, RecursionError):
+            return None
+        values.append(value)
+        pos = _skip_separators(text, end)
+        if pos < len(text) and text[pos] in "{[" and plausible_open(text, pos):
+            continue
+        break
+    if start > first:
+        fixes.add("prose", first, "ignored the text before the value")
+    if len(values) > 1:
+        fixes.add("multiple_values", start, "collected several top-level values in a list")
+    if _skip_ws(text, end) < len(text):
+        fixes.add("prose", end, "ignored the text after the value")
+    return (values[0] if len(values) == 1 else values,)
+
+
+def _skip_ws(text: str, pos: int) -> int:
+    return match_end(_SPACES, text, pos)
+
+
+def _skip_separators(text: str, pos: int) -> int:
+    return match_end(_SEPARATORS, text, pos)
+
+
+def _decode_nested(value: str, fixes: _Fixes, decoder: json.JSONDecoder, max_depth: int) -> Any:
+    """A top-level string holding a JSON object or array, decoded (at most twice)."""
+    current: Any = value
+    for _ in range(2):
+        inner = current.strip()
+        if not inner or inner[0] not in '{["':
+            return value
+        try:
+            decoded = decoder.decode(inner)
+        except (ValueError, RecursionError):
+            return value
+        if isinstance(decoded, dict | list):
+            _check_depth(inner, decoded, max_depth)
+            fixes.add("double_encoded", 0, "decoded JSON encoded inside a JSON string")
+            return decoded
+        if not isinstance(decoded, str):
+            return value
+        current = decoded
+    return value
+
+
+def _expected_value_message(text: str, pos: int) -> str:
+    if pos >= len(text) or not text[pos:].strip():
+        found = "the end of the text" if text.strip() else "empty text"
+    else:
+        snippet = text[pos : pos + 30].split("\n")[0]
+        found = repr(snippet + ("..." if len(text) > pos + len(snippet) else ""))
+    line, column = _line_column(text, pos)
+    return f"Expected a JSON value, found {found} at line {line}, column {column}"
+
+
+def _line_column(text: str, pos: int) -> tuple[int, int]:
+    pos = min(pos, len(text))
+    line = text.count("\n", 0, pos) + 1
+    column = pos - (text.rfind("\n", 0, pos) + 1) + 1
+    return line, column
+
+
+def _error(message: str, text: str, pos: int, stage: str) -> JSONParseError:
+    line, column = _line_column(text, pos)
+    return JSONParseError(
+        message,
+        position=pos,
+        line=line,
+        column=column,
+        stage=stage,
+        excerpt=text[max(0, pos - 20) : pos + 40],
+    )
+
+
+def _shift(exc: JSONParseError, text: str, offset: int) -> JSONParseError:
+    """Re-anchor an error found in a part of the text (a fence, the answer) to the whole."""
+    position = exc.position + offset
+    if exc.message.startswith("Expected a JSON value"):
+        message = _expected_value_message(text, position)
+    else:
+        line, column = _line_column(text, position)
+        message = f"{_LOCATION.sub('', exc.message)} at line {line}, column {column}"
+    return _error(message, text, position, exc.stage)

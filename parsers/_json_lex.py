@@ -1,0 +1,446 @@
+"""Tokens of the lenient JSON parser: strings, numbers and the bounded lookaheads they need.
+
+Every function here reads one token starting at a given offset and returns the decoded
+value with the offset just past it. Regular tokens go through C code (``json``'s
+``scanstring`` and compiled regexes); the Python-level heuristics run only at irregular
+spots, and each lookahead is either bounded by a constant window or covers text that the
+caller consumes next, so reading a whole text stays linear in its length.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from json import decoder as _decoder
+from typing import Any, Protocol
+
+__all__ = [
+    "ARRAY",
+    "KEY",
+    "OBJECT",
+    "QUOTES",
+    "SPACE_CHARS",
+    "TOP",
+    "TUPLE",
+    "FixSink",
+    "is_word_char",
+    "match_end",
+    "read_number",
+    "read_string",
+]
+
+# Where a string sits: it decides what may legitimately follow its closing quote.
+KEY, OBJECT, ARRAY, TOP, TUPLE = 0, 1, 2, 3, 4
+_LISTS = (ARRAY, TUPLE)
+
+# Opening quote -> closing quote. Models emit typographic quotes, and sometimes the
+# right-hand one on both sides.
+QUOTES = {'"': '"', "'": "'", "“": "”", "”": "”", "‘": "’", "’": "’", "„": "“"}
+
+# Whitespace between tokens, including what models leak: BOM, no-break and zero-width spaces.
+SPACE_CHARS = " \t\r\n\ufeff\xa0\u200b\u200c\u200d\u2060\u202f\u3000"
+_WS = re.compile(f"[{SPACE_CHARS}]*")
+_LOOKAHEAD_WINDOW = 128
+_IDENT_COLON = re.compile(r"[^\W\d][\w$\-]*[ \t]*:")
+# A quoted key: its colon, or (colon forgotten) the start of its value.
+_KEYLIKE = re.compile(
+    r"""(?:"(?:[^"\\\n]|\\.){0,100}"|'(?:[^'\\\n]|\\.){0,100}'|[“”][^“”\n]{0,100}[“”])"""
+    r"""[ \t]*(?::|[{\["'0-9\-]|(?:true|false|null|True|False|None)\b)"""
+)
+_KEYLIKE_COLON = re.compile(r"\"(?:[^\"\\\n]|\\.){1,100}\"[ \t]*:")
+# COMMENT "key": ... - a stray word before a quoted key.
+_JUNK_THEN_KEY = re.compile(r"[^\W\d][\w$\-]*[ \t]+\"[^\"\n]{1,100}\"[ \t]*:")
+# Words after a quote, up to anything that could end them.
+_WORDS = re.compile(r"[^\"\n{}\[\],]*+")
+# A quoted key cut off by the end of the text: "ke, "key, "key", "key":
+_CUT_KEY = re.compile(r"""(["'“”])[^"'“”\n{}\[\]]*(?:["'“”][ \t\r\n]*:?[ \t\r\n]*)?""")
+_PARTIAL_ESCAPE = re.compile(r"\\(?:u[0-9a-fA-F]{0,3}|x[0-9a-fA-F]?|U[0-9a-fA-F]{0,7})$")
+_ELLIPSIS_OR_COMMENT = re.compile(r"\.\.\.|…|//|/\*|#")
+_LITERAL_START = re.compile(r"(?:true|false|null|True|False|None|NaN|-?Infinity)\b")
+# At a raw newline inside a string: does the next line open a new member ("key": ...)?
+_NEW_MEMBER = re.compile(r"\r?\n[ \t]*\"[^\"\n]{1,100}\"[ \t]*:")
+
+
+# json's C string scanner: (text, offset after the quote, strict) -> (value, end).
+scanstring: Callable[[str, int, bool], tuple[str, int]] = _decoder.scanstring  # type: ignore[attr-defined]
+
+
+def match_end(pattern: re.Pattern[str], text: str, pos: int) -> int:
+    """Where ``pattern`` (one that can match the empty string) stops matching at ``pos``."""
+    match = pattern.match(text, pos)
+    return match.end() if match else pos
+
+
+class FixSink(Protocol):
+    """Where tokens report what they changed."""
+
+    def add(self, kind: str, position: int, detail: str) -> None: ...
+
+
+def _body_patterns(close: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    q = re.escape(close)
+    # Escapes are consumed here, so only quotes and line breaks reach Python code.
+    # Possessive quantifiers: no backtracking state piles up on long runs.
+    plain = re.compile(rf"[^{q}\\\n\r]*+(?:\\.[^{q}\\\n\r]*+)*+", re.DOTALL)
+    # In values, a quote glued to a word character ("He said "hi" to") cannot close the
+    # string: absorbing it here keeps a run of such quotes inside one C-level match.
+    inner = re.compile(rf"[^{q}\\\n\r]*+(?:(?:\\.|{q}(?=\w))[^{q}\\\n\r]*+)*+", re.DOTALL)
+    return plain, inner
+
+
+_BODIES = {close: _body_patterns(close) for close in set(QUOTES.values())}
+
+_ESCAPE = re.compile(
+    r"\\(?:u([0-9a-fA-F]{4})|x([0-9a-fA-F]{2})|U([0-9a-fA-F]{8})|(.)|$)", re.DOTALL
+)
+_SIMPLE_ESCAPES = {
+    '"': '"',
+    "\\": "\\",
+    "/": "/",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "'": "'",
+    "\n": "",
+}
+# A single-quoted string with no escape, control character or line break: taken as is.
+_SIMPLE_SINGLE = re.compile(r"'[^'\\\x00-\x1f]*+'")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f]")
+
+
+def is_word_char(char: str) -> bool:
+    """Whether ``char`` can be part of a bare word (letters, digits, ``_``)."""
+    return char.isalnum() or char == "_"
+
+
+def read_string(text: str, pos: int, ctx: int, fixes: FixSink) -> tuple[str, int]:
+    """Read the string whose opening quote is at ``pos``; return its value and its end.
+
+    Args:
+        text: the whole text being parsed.
+        pos: offset of the opening quote (a key of ``QUOTES``).
+        ctx: ``KEY``, ``OBJECT``, ``ARRAY`` or ``TOP``: where the string sits.
+        fixes: receives every repair made.
+
+    Returns:
+        The decoded string and the offset just past it (past the closing quote, or the
+        place where an unclosed string was cut).
+    """
+    quote = text[pos]
+    if quote == '"' and not _doubled(text, pos, quote):
+        try:
+            value, end = scanstring(text, pos + 1, True)
+        except ValueError:
+            pass
+        else:
+            if ctx == KEY or _closes(text, end - 1, ctx):
+                return value, end
+    elif quote == "'":
+        fixes.add("single_quotes", pos, "replaced single quotes with double quotes")
+        simple = _SIMPLE_SINGLE.match(text, pos)
+        if simple and not _doubled(text, pos, quote):
+            end = simple.end()
+            if ctx == KEY or _closes(text, end - 1, ctx):
+                return text[pos + 1 : end - 1], end
+    elif quote != '"':
+        fixes.add("curly_quotes", pos, f"replaced typographic quote {quote!r} with '\"'")
+    return _slow_string(text, pos, ctx, fixes)
+
+
+def _doubled(text: str, pos: int, quote: str) -> bool:
+    """``""value""``: a doubled opening quote glued to a word."""
+    return (
+        text.startswith(quote, pos + 1)
+        and pos + 2 < len(text)
+        and is_word_char(text[pos + 2])
+        and quote in "\"'"
+    )
+
+
+def _slow_string(text: str, pos: int, ctx: int, fixes: FixSink) -> tuple[str, int]:
+    n = len(text)
+    close = QUOTES[text[pos]]
+    start = pos + 1
+    doubled = _doubled(text, pos, text[pos])
+    if doubled:
+        start += 1
+        fixes.add("doubled_quotes", pos, "removed a doubled quote around a string")
+    plain, inner = _BODIES[close]
+    body = plain if ctx == KEY else inner
+    i = start
+    newline = False
+    while True:
+        i = match_end(body, text, i)
+        if i >= n:
+            return _truncated(text, pos, start, ctx, fixes)
+        char = text[i]
+        if char == "\\":  # a lone backslash at the very end
+            i += 1
+            continue
+        if char in "\r\n":
+            if not newline and ctx != KEY:
+                end = _unclosed_at_newline(text, start, i)
+                if end >= 0:
+                    fixes.add("unclosed_string", end, "closed a string left open at a line end")
+                    return _finish(text, pos, start, end, ctx, fixes), end
+            if not newline:
+                fixes.add("raw_newline", i, "escaped a raw line break inside a string")
+            newline = True
+            i += 1
+            continue
+        if doubled and text.startswith(close, i + 1):
+            return _finish(text, pos, start, i, ctx, fixes), i + 2
+        if ctx == KEY or _closes(text, i, ctx):
+            return _finish(text, pos, start, i, ctx, fixes), i + 1
+        i += 1
+
+
+def _unclosed_at_newline(text: str, start: int, i: int) -> int:
+    """End of a one-line string whose closing quote is missing, or -1.
+
+    Only when the string is still on its first line, holds no quote, and the next line
+    opens a new member - multi-line strings (raw newlines in code) are far more common.
+    """
+    if not _NEW_MEMBER.match(text, i, i + _LOOKAHEAD_WINDOW):
+        return -1
+    line = text[start:i]
+    stripped = line.rstrip()
+    # "hello,\n "b": 2 - the comma was the separator: stop before it so the parser sees it.
+    # Without that comma the next line is more likely code inside a multi-line string.
+    if '"' in line or not stripped.endswith(","):
+        return -1
+    return start + len(stripped) - 1
+
+
+def _truncated(text: str, pos: int, start: int, ctx: int, fixes: FixSink) -> tuple[str, int]:
+    """The string runs to the end of the text: close it, giving back trailing closers."""
+    n = len(text)
+    content = text[start:n]
+    kept = content.rstrip(" \t\r\n}],")
+    end = n
+    if ctx != KEY and len(kept) < len(content) and any(c in "}]" for c in content[len(kept) :]):
+        # {"a": "hello} - the closers after the text belong to the containers.
+        end = start + len(kept)
+    raw = content if end == n else kept
+    partial = _PARTIAL_ESCAPE.search(raw) if end == n else None
+    if partial:  # "caf\u00 - an escape cut in half means nothing yet
+        raw = raw[: partial.start()]
+    fixes.add("truncated_string", end, "closed a string cut off at the end of the text")
+    return _finish(text, pos, start, end, ctx, fixes, raw), end
+
+
+def _finish(
+    text: str, pos: int, start: int, end: int, ctx: int, fixes: FixSink, raw: str | None = None
+) -> str:
+    """The value of the string ``text[start:end]`` (``raw``, when the caller has it)."""
+    if raw is None:
+        raw = text[start:end]
+    close = QUOTES[text[pos]]
+    if ctx != KEY:
+        inner = _unescaped(close).search(raw)
+        if inner:
+            inner_at = inner.start()
+            fixes.add("inner_quote", start + inner_at, f"escaped an inner {close!r}")
+    control = _CONTROL.search(raw)
+    if control:
+        fixes.add("control_char", start + control.start(), "escaped a raw control character")
+    if "\\" in raw:
+        return _decode_escapes(raw, start, fixes)
+    return raw
+
+
+def _unescaped(quote: str) -> re.Pattern[str]:
+    return _UNESCAPED[quote]
+
+
+_UNESCAPED = {q: re.compile(rf"(?<!\\){re.escape(q)}") for q in set(QUOTES.values())}
+
+
+def _decode_escapes(raw: str, offset: int, fixes: FixSink) -> str:
+    def replace(match: re.Match[str]) -> str:
+        hex4, hex2, hex8, char = match.group(1, 2, 3, 4)
+        if hex4 is not None:
+            return chr(int(hex4, 16))
+        if hex2 is not None or hex8 is not None:
+            code = int(hex2 or hex8, 16)
+            if code <= 0x10FFFF:
+                fixes.add("python_escape", offset + match.start(), "decoded a Python escape")
+                return chr(code)
+            char = "U"
+        if char is None:
+            return ""  # a lone backslash where the text was cut
+        if char in _SIMPLE_ESCAPES:
+            return _SIMPLE_ESCAPES[char]
+        fixes.add("invalid_escape", offset + match.start(), f"kept an invalid escape \\{char}")
+        return match.group(0)
+
+    value = _ESCAPE.sub(replace, raw)
+    if _SURROGATE.search(value):
+        # \ud83d\ude00 decodes to two surrogates: join pairs as json.loads does.
+        value = value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+    return value
+
+
+def _closes(text: str, i: int, ctx: int) -> bool:
+    """Whether the quote at ``i`` ends a string sitting in ``ctx`` (else it is an inner quote)."""
+    j = i + 1
+    k = match_end(_WS, text, j)
+    if k >= len(text):
+        return True
+    char = text[k]
+    gap = text[j:k]
+    if char in "}]":
+        return True
+    if char == ")":
+        return ctx in (TUPLE, TOP)
+    if char == ",":
+        return _continues_after_comma(text, k + 1, ctx)
+    if ctx == TOP:
+        return bool(gap) or not is_word_char(char)
+    if char in QUOTES:
+        # Quotes glued together ("""docstrings""", ""doubled"") do not end a string,
+        # unless a key follows ("According...""ans": "YES").
+        if not gap:
+            return (
+                ctx == OBJECT and _KEYLIKE_COLON.match(text, k, k + _LOOKAHEAD_WINDOW) is not None
+            )
+        return ctx in _LISTS or _key_follows(text, k)
+    if _ELLIPSIS_OR_COMMENT.match(text, k):
+        return bool(gap)
+    if ctx in _LISTS:
+        # In a list, a quote then a line break, or a space and the start of a value, is
+        # the end of an item whose comma is missing.
+        if "\n" in gap or (gap and _starts_value(text, k)):
+            return True
+    elif "\n" in gap and _IDENT_COLON.match(text, k, k + _LOOKAHEAD_WINDOW):
+        return True  # "a": "x"\n b: 1 - the next member, its comma missing
+    return bool(gap) and is_word_char(char) and _junk_then_end(text, k, ctx)
+
+
+def _junk_then_end(text: str, k: int, ctx: int) -> bool:
+    """Words after a quote: more of the string ("hi" to me"), or junk after its end?
+
+    Junk when the words run into a closer, the end of the text, or a comma that really
+    separates members ("data" AAAA }); text when they reach another quote first.
+    """
+    words = _WORDS.match(text, k, k + _LOOKAHEAD_WINDOW)
+    stop = words.end() if words else k
+    if stop >= len(text) or stop - k >= _LOOKAHEAD_WINDOW:
+        return stop >= len(text)
+    char = text[stop]
+    if char in "}]":
+        return True
+    if char == ",":
+        return _continues_after_comma(text, stop + 1, ctx)
+    return False
+
+
+def _starts_value(text: str, k: int) -> bool:
+    return text[k] in "-0123456789{[(" or _LITERAL_START.match(text, k) is not None
+
+
+def _key_follows(text: str, k: int) -> bool:
+    """A quoted key and its colon at ``k``, or a quoted key cut off by the end of the text."""
+    if _KEYLIKE.match(text, k, k + _LOOKAHEAD_WINDOW):
+        return True
+    if k + _LOOKAHEAD_WINDOW < len(text):
+        return False
+    return _CUT_KEY.fullmatch(text, k) is not None
+
+
+def _continues_after_comma(text: str, p: int, ctx: int) -> bool:
+    k = match_end(_WS, text, p)
+    if k >= len(text) or _ELLIPSIS_OR_COMMENT.match(text, k):
+        return True
+    char = text[k]
+    if char in ",}]":
+        return True  # a doubled comma, or a trailing one
+    if ctx == OBJECT:
+        if char in QUOTES:
+            return _key_follows(text, k)
+        window = k + _LOOKAHEAD_WINDOW
+        return (
+            _IDENT_COLON.match(text, k, window) is not None
+            or _JUNK_THEN_KEY.match(text, k, window) is not None
+        )
+    if char in QUOTES:
+        return True
+    if ctx in _LISTS:
+        return char in "])" or _starts_value(text, k)
+    return True
+
+
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+_LOOSE_NUMBER = re.compile(
+    r"[-+]?(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+"
+    r"|(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]*)?)"
+)
+_RADIX = {"x": (16, "hex_number"), "o": (8, "octal_number"), "b": (2, "binary_number")}
+
+
+def read_number(text: str, pos: int, fixes: FixSink) -> tuple[Any, int] | None:
+    """Read a number at ``pos``; None when the text there is not a number after all.
+
+    JSON numbers become ``int`` or ``float`` exactly as ``json.loads`` makes them; hex,
+    octal and binary literals, a leading ``+``, leading zeros, ``.5``, ``5.``, ``1_000``
+    and a truncated exponent are repaired with a fix.
+    """
+    match = _NUMBER.match(text, pos)
+    end = match.end() if match else pos
+    if match and (end >= len(text) or not _glued(text[end])):
+        literal = match.group(0)
+        return _to_number(literal, bool(match.group(1) or match.group(2))), end
+    loose = _LOOSE_NUMBER.match(text, pos)
+    if loose is None:
+        return None
+    end = loose.end()
+    literal = loose.group(0)
+    if (end < len(text) and _glued(text[end])) or not any(c.isdigit() for c in literal):
+        return None
+    try:
+        value, notes = _loose_value(literal)
+    except ValueError:
+        return None
+    for kind, detail in notes:
+        fixes.add(kind, pos, detail)
+    return value, end
+
+
+def _glued(char: str) -> bool:
+    """A character that makes the number before it part of a bare word (2024-01-01, 1/3)."""
+    return char.isalnum() or char in "._-/:"
+
+
+def _to_number(literal: str, is_float: bool) -> Any:
+    if is_float:
+        return float(literal)
+    try:
+        return int(literal)
+    except ValueError:  # more digits than int() accepts: keep the magnitude
+        return float(literal)
+
+
+def _loose_value(literal: str) -> tuple[Any, list[tuple[str, str]]]:
+    """The number ``literal`` means, and the fixes reading it took; ValueError if none."""
+    notes: list[tuple[str, str]] = []
+    sign = -1 if literal.startswith("-") else 1
+    body = literal.lstrip("+-").replace("_", "")
+    if literal.startswith("+"):
+        notes.append(("plus_sign", "removed a leading '+'"))
+    if len(body) > 1 and body[0] == "0" and body[1] in "xXoObB":
+        base, kind = _RADIX[body[1].lower()]
+        notes.append((kind, f"converted {literal!r} to a decimal number"))
+        return sign * int(body[2:], base), notes  # int("") raises: "0x_" is no number
+    mantissa = body.rstrip("eE+-")
+    is_float = any(c in mantissa for c in ".eE")
+    if mantissa != body or "_" in literal or mantissa.startswith(".") or mantissa.endswith("."):
+        notes.append(("number_format", f"read {literal!r} as a number"))
+    elif len(mantissa) > 1 and mantissa[0] == "0" and mantissa[1].isdigit():
+        notes.append(("leading_zero", f"removed leading zeros from {literal!r}"))
+    if not is_float:
+        return sign * _to_number(mantissa.lstrip("0") or "0", False), notes
+    text = "0" + mantissa if mantissa.startswith(".") else mantissa
+    return sign * _to_number(text.rstrip(".") or "0", True), notes

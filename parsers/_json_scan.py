@@ -1,0 +1,596 @@
+"""The lenient JSON parser: one pass, an explicit stack, repairs at the irregular spots.
+
+``parse`` reads JSON, JSON5-ish and Python-literal text the way a model meant it. The
+containers being built live on an explicit stack (never recursion), so depth is bounded
+by ``max_depth`` only. Each loop turn consumes at least one character, and every token
+reader in ``_json_lex`` is linear, so the whole parse is linear in the length of the text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from retort.parsers._json_lex import (
+    ARRAY,
+    KEY,
+    OBJECT,
+    QUOTES,
+    SPACE_CHARS,
+    TOP,
+    TUPLE,
+    FixSink,
+    is_word_char,
+    match_end,
+    read_number,
+    read_string,
+)
+
+__all__ = ["ScanError", "deeper_than", "find_start", "parse", "plausible_open", "strict_decoder"]
+
+# Parser states. OBJ_FIRST/ARR_FIRST: just opened; *_NEXT: after a comma; *_AFTER: after
+# a member, waiting for a comma or the closer.
+OBJ_FIRST, OBJ_NEXT, OBJ_COLON, OBJ_VALUE, OBJ_AFTER = 0, 1, 2, 3, 4
+ARR_FIRST, ARR_NEXT, ARR_AFTER = 5, 6, 7
+TOP_FIRST, TOP_AFTER = 8, 9
+
+_VALUE_STATES = frozenset({OBJ_VALUE, ARR_FIRST, ARR_NEXT, TOP_FIRST})
+_CTX = {OBJ_VALUE: OBJECT, ARR_FIRST: ARRAY, ARR_NEXT: ARRAY, TOP_FIRST: TOP}
+
+_WS = re.compile(f"[{SPACE_CHARS}]*")
+_COMMENT = re.compile(r"//[^\n]*+|#[^\n]*+|/\*[^*]*+(?:\*(?!/)[^*]*+)*+(?:\*/|$)")
+_WORD = re.compile(r"[^\W\d][\w$]*|\$[\w$]*")
+_UNQUOTED_KEY = re.compile(r"[^\s:,{}\[\]\"'/#]++(?:[ \t]++[^\s:,{}\[\]\"'/#]++)*+")
+_UNQUOTED_VALUE = {
+    OBJECT: re.compile(r"[^,}\]\n\r]*"),
+    ARRAY: re.compile(r"[^,\]}\n\r]*"),
+    TOP: re.compile(r"[^,\]}\n\r]*"),
+}
+# A comment after a bare value ({"a": yes // really}) is not part of the value.
+_TRAILING_COMMENT = re.compile(r"\s(?://|/\*|#)")
+_QUOTED_KEY = re.compile(r"(?:\"[^\"\n]{0,100}\"|'[^'\n]{0,100}')[ \t]*:")
+_SIGNS = re.compile(r"[-+.]*[ \t\r\n]*")
+_GARBAGE = re.compile(r"[^\s{}\[\]()\"',:“”‘’]+")
+_COLONS = re.compile(r"[:\s]+")
+_ELLIPSIS = re.compile(r"\.\.\.|…")
+_AFTER_WORD = re.compile(r"[ \t]*")
+_MULTI_SEPARATOR = re.compile(r"[\s,]*")
+_LITERALS: dict[str, tuple[Any, str]] = {
+    "true": (True, ""),
+    "false": (False, ""),
+    "null": (None, ""),
+    "True": (True, "python_literal"),
+    "False": (False, "python_literal"),
+    "None": (None, "python_literal"),
+    "undefined": (None, "undefined"),
+    "NaN": (float("nan"), ""),
+    "Infinity": (float("inf"), ""),
+}
+_CLOSER_OF = {"{": "}", "[": "]", "(": ")"}
+_LOOKAHEAD_WINDOW = 128
+_PLAUSIBLE_AFTER_BRACE = re.compile(r"[ \t\r\n]*(?:[\"'“”‘}]|\n|[^\W\d][\w$\-]*[ \t]*:|$)")
+_PLAUSIBLE_AFTER_BRACKET = re.compile(
+    r"[ \t\r\n]*(?:[\"'“”‘\[\]{(\-0-9]|\n|$|(?:true|false|null|True|False|None)\b)"
+)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed (allow_nan=False)")
+
+
+_DECODER = json.JSONDecoder()
+_DECODER_NO_NAN = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def strict_decoder(allow_nan: bool) -> json.JSONDecoder:
+    """``json``'s C-accelerated decoder, rejecting NaN and Infinity unless ``allow_nan``."""
+    return _DECODER if allow_nan else _DECODER_NO_NAN
+
+
+def deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests lists and dicts more than ``limit`` levels deep.
+
+    Walks level by level with a list, never recursion.
+    """
+    level = [value] if isinstance(value, dict | list) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        children: list[Any] = []
+        for container in level:
+            items = container.values() if isinstance(container, dict) else container
+            children.extend(x for x in items if isinstance(x, dict | list))
+        level = children
+    return False
+
+
+class ScanError(Exception):
+    """A failure of the lenient parse: what, where, and which stage failed."""
+
+    def __init__(self, message: str, position: int, stage: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.position = position
+        self.stage = stage
+
+
+def plausible_open(text: str, pos: int) -> bool:
+    """Whether the ``{`` or ``[`` at ``pos`` looks like the start of a JSON value.
+
+    ``{braces}`` and ``[JSON]`` in prose do not; ``{"a"``, ``{a:`` and ``[1`` do. The
+    check reads at most a short window after ``pos``.
+    """
+    pattern = _PLAUSIBLE_AFTER_BRACE if text[pos] == "{" else _PLAUSIBLE_AFTER_BRACKET
+    return pattern.match(text, pos + 1, pos + 1 + _LOOKAHEAD_WINDOW) is not None
+
+
+# A container worth handing to json's decoder: it opens the way JSON does.
+_STRICT_START = re.compile(r"\{[ \t\r\n]*[\"}]|\[[ \t\r\n]*[\]\[{\"\-0-9tfn]")
+
+
+def find_start(text: str, pos: int = 0) -> int:
+    """The offset of the first plausible ``{`` or ``[`` at or after ``pos``, or -1."""
+    # str.find runs at memchr speed; each bracket kind is searched forward only once.
+    brace, bracket = text.find("{", pos), text.find("[", pos)
+    while brace >= 0 or bracket >= 0:
+        if bracket < 0 or 0 <= brace < bracket:
+            if plausible_open(text, brace):
+                return brace
+            brace = text.find("{", brace + 1)
+        else:
+            if plausible_open(text, bracket):
+                return bracket
+            bracket = text.find("[", bracket + 1)
+    return -1
+
+
+class _Frame:
+    __slots__ = ("bare_key", "closer", "container", "key", "key_pos", "state")
+
+    def __init__(self, container: Any, state: int, key: str, closer: str) -> None:
+        self.container = container
+        self.state = state
+        self.key = key
+        self.key_pos = 0  # where the key starts: a set's first item is read again from there
+        self.bare_key = False
+        self.closer = closer
+
+
+def parse(
+    text: str,
+    start: int,
+    fixes: FixSink,
+    *,
+    max_depth: int,
+    allow_nan: bool,
+    members: bool = False,
+) -> tuple[Any, int]:
+    """Parse the value starting at ``start``; return it and the offset where parsing stopped.
+
+    Args:
+        text: the text to parse.
+        start: where the value starts (callers skip prose and fences first).
+        fixes: receives every repair made.
+        max_depth: the deepest nesting allowed.
+        allow_nan: whether NaN and Infinity are accepted.
+        members: the text starts with the members of an object whose ``{`` is missing.
+
+    Raises:
+        ScanError: no value at ``start``, nesting deeper than ``max_depth``, or NaN when
+            ``allow_nan`` is false.
+    """
+    parser = _Parser(text, fixes, max_depth, allow_nan)
+    if members:
+        fixes.add("missing_opener", start, "added '{' before the first key")
+        start = parser.open_object(start)
+    return parser.run(start)
+
+
+class _Parser:
+    def __init__(self, text: str, fixes: FixSink, max_depth: int, allow_nan: bool) -> None:
+        self.text = text
+        self.decoder = strict_decoder(allow_nan)
+        # json's decoder is tried on each container that starts like JSON. A success
+        # consumes what it read; a failure wastes the text read up to the error, plus a
+        # count of the line breaks before it (JSONDecodeError computes its line). Failures
+        # are paid from this budget, so the total stays linear in the length of the text.
+        self.strict_budget = 32 * len(text) + 65536
+        self.start = 0
+        self.fixes = fixes
+        self.max_depth = max_depth
+        self.allow_nan = allow_nan
+        self.stack: list[_Frame] = []
+        self.frame = _Frame([], TOP_FIRST, "", "")
+        self.open_closers = {"}": 0, "]": 0, ")": 0}
+        self.comma = 0  # offset of the last comma, for trailing-comma reports
+
+    def run(self, pos: int) -> tuple[Any, int]:
+        self.start = pos
+        text = self.text
+        n = len(text)
+        while True:
+            if pos < n and text[pos] in SPACE_CHARS:
+                pos = match_end(_WS, text, pos)
+            if pos >= n:
+                break
+            char = text[pos]
+            if char in "/#":
+                comment = _COMMENT.match(text, pos)
+                if comment:
+                    self.fixes.add("comment", pos, f"removed a comment {comment.group()[:20]!r}")
+                    pos = comment.end()
+                    continue
+            state = self.frame.state
+            if state in _VALUE_STATES:
+                pos = self._value(pos, char)
+            elif state in (OBJ_AFTER, ARR_AFTER):
+                pos = self._after(pos, char)
+            elif state == OBJ_COLON:
+                pos = self._colon(pos, char)
+            elif state == TOP_AFTER:
+                nxt = self._top_after(pos, char)
+                if nxt < 0:
+                    break
+                pos = nxt
+            else:
+                pos = self._key(pos, char)
+        return self._finish(min(pos, n))
+
+    # ------------------------------------------------------------------ values
+
+    def _emit(self, value: Any) -> None:
+        frame = self.frame
+        state = frame.state
+        if state == OBJ_VALUE:
+            frame.container[frame.key] = value
+            frame.state = OBJ_AFTER
+        elif state == TOP_FIRST:
+            frame.container.append(value)
+            frame.state = TOP_AFTER
+        else:
+            frame.container.append(value)
+            frame.state = ARR_AFTER
+
+    def _value(self, pos: int, char: str) -> int:
+        state = self.frame.state
+        if char in QUOTES:
+            ctx = _CTX[state]
+            if ctx == ARRAY and self.frame.closer == ")":
+                ctx = TUPLE
+            value, end = read_string(self.text, pos, ctx, self.fixes)
+            self._emit(value)
+            return end
+        if char in "{[(":
+            return self._open(pos, char)
+        if char in "-+.0123456789":
+            return self._number(pos, char)
+        if char == ",":
+            if state == OBJ_VALUE:
+                self.fixes.add("missing_value", pos, "used '' for a missing value")
+                self._emit("")
+                return pos
+            self.fixes.add("extra_comma", pos, "removed an extra ','")
+            return pos + 1
+        if char == ":":
+            self.fixes.add("extra_colon", pos, "removed an extra ':'")
+            return match_end(_COLONS, self.text, pos)
+        if char in "}])":
+            return self._closer_in_value(pos, char)
+        if char == "…":
+            return self._ellipsis(pos, 1)
+        return self._word(pos)
+
+    def _closer_in_value(self, pos: int, char: str) -> int:
+        frame = self.frame
+        if frame.state == TOP_FIRST:
+            self.fixes.add("extra_closer", pos, f"removed an unmatched {char!r}")
+            return pos + 1
+        if frame.state == OBJ_VALUE:
+            self.fixes.add("missing_value", pos, "used '' for a missing value")
+            self._emit("")
+            return pos
+        if frame.state == ARR_NEXT and char == frame.closer:
+            self.fixes.add("trailing_comma", self.comma, f"removed ',' before {char!r}")
+        return self._close(pos, char)
+
+    def _number(self, pos: int, char: str) -> int:
+        text = self.text
+        if char in "-+" and text.startswith("Infinity", pos + 1):
+            self._check_nan(pos, f"{char}Infinity")
+            if char == "+":
+                self.fixes.add("plus_sign", pos, "removed a leading '+'")
+            self._emit(float("-inf") if char == "-" else float("inf"))
+            return pos + 9
+        if char == "." and _ELLIPSIS.match(text, pos):
+            return self._ellipsis(pos, 3)
+        number = read_number(text, pos, self.fixes)
+        if number is None:
+            if match_end(_SIGNS, text, pos) >= len(text):
+                # [1, - : a number cut off before its first digit means nothing yet.
+                self.fixes.add("truncated_number", pos, f"dropped {text[pos:].strip()!r}")
+                return len(text)
+            return self._word(pos)
+        self._emit(number[0])
+        return number[1]
+
+    def _ellipsis(self, pos: int, width: int) -> int:
+        self.fixes.add("ellipsis", pos, "removed an ellipsis")
+        frame = self.frame
+        if frame.state in (ARR_FIRST, ARR_NEXT):
+            frame.state = ARR_AFTER
+        elif frame.state in (OBJ_FIRST, OBJ_NEXT):
+            frame.state = OBJ_AFTER
+        return pos + width
+
+    def _check_nan(self, pos: int, literal: str) -> None:
+        if not self.allow_nan:
+            message = f"Expected a finite number (allow_nan=False), found {literal}"
+            raise ScanError(message, pos, "repaired")
+
+    def _word(self, pos: int) -> int:
+        text = self.text
+        state = self.frame.state
+        match = _WORD.match(text, pos)
+        if match:
+            word = match.group()
+            end = match.end()
+            after = match_end(_AFTER_WORD, text, end)
+            ends_value = after >= len(text) or text[after] in ",}])\r\n/#\"'"
+            if word in _LITERALS and ends_value:
+                value, kind = _LITERALS[word]
+                if kind:
+                    self.fixes.add(kind, pos, f"read {word!r} as {value!r}")
+                elif word in ("NaN", "Infinity"):
+                    self._check_nan(pos, word)
+                self._emit(value)
+                return end
+            if end >= len(text) and state != TOP_FIRST:
+                completed = _complete_literal(word)
+                if completed is not None:
+                    self.fixes.add("truncated_literal", pos, f"completed {word!r}")
+                    self._emit(completed[0])
+                    return end
+        if state == TOP_FIRST:
+            # Only a recognised value may start the text; anything else is prose.
+            raise ScanError("", pos, "repaired")
+        return self._unquoted(pos)
+
+    def _unquoted(self, pos: int) -> int:
+        """A bare value (``{"status": active}``), up to the next comma, closer or line end."""
+        text = self.text
+        unquoted = _UNQUOTED_VALUE[_CTX[self.frame.state]].match(text, pos)
+        raw = unquoted.group() if unquoted else ""
+        comment = _TRAILING_COMMENT.search(raw)
+        if comment:
+            raw = raw[: comment.start()]
+        value = raw.rstrip()
+        if value[-1:] in QUOTES and value[0] not in QUOTES:
+            value = value[:-1].rstrip()  # abcdef" - the opening quote was forgotten
+        if not value:
+            garbage = _GARBAGE.match(text, pos)
+            end = garbage.end() if garbage and garbage.end() > pos else pos + 1
+            self.fixes.add("garbage", pos, f"removed {text[pos:end][:20]!r}")
+            return end
+        self.fixes.add("unquoted_value", pos, f"quoted the bare value {value[:20]!r}")
+        self._emit(value)
+        return pos + len(raw)
+
+    # -------------------------------------------------------------- containers
+
+    def _too_deep(self, pos: int) -> ScanError:
+        message = f"Expected nesting of at most max_depth={self.max_depth} levels, found deeper"
+        return ScanError(message, pos, "limits")
+
+    def open_object(self, pos: int) -> int:
+        """Open an object at ``pos`` without consuming anything (its ``{`` is missing)."""
+        if self.max_depth < 1:
+            raise self._too_deep(pos)
+        self.stack.append(self.frame)
+        self.open_closers["}"] += 1
+        self.frame = _Frame({}, OBJ_FIRST, "", "}")
+        return pos
+
+    def _open(self, pos: int, char: str) -> int:
+        if len(self.stack) >= self.max_depth:
+            raise self._too_deep(pos)
+        if self.strict_budget > 0 and _STRICT_START.match(self.text, pos):
+            end = self._strict_container(pos)
+            if end > 0:
+                return end
+        closer = _CLOSER_OF[char]
+        if char == "(":
+            self.fixes.add("tuple", pos, "read a tuple as a list")
+        self.stack.append(self.frame)
+        self.open_closers[closer] += 1
+        if char == "{":
+            self.frame = _Frame({}, OBJ_FIRST, "", closer)
+        else:
+            self.frame = _Frame([], ARR_FIRST, "", closer)
+        return pos + 1
+
+    def _strict_container(self, pos: int) -> int:
+        """Read a well-formed container at C speed; 0 when it is not well-formed."""
+        try:
+            value, end = self.decoder.raw_decode(self.text, pos)
+        except json.JSONDecodeError as exc:
+            self.strict_budget -= 2 * exc.pos - pos + 1
+            return 0
+        except (ValueError, RecursionError):  # NaN refused, or nesting too deep for json
+            self.strict_budget = 0
+            return 0
+        room = self.max_depth - len(self.stack)
+        if (end - pos) // 2 > room and deeper_than(value, room):
+            raise self._too_deep(pos)
+        self._emit(value)
+        return end
+
+    def _pop(self) -> None:
+        frame = self.frame
+        self.open_closers[frame.closer] -= 1
+        self.frame = self.stack.pop()
+        self._emit(frame.container)
+
+    def _close(self, pos: int, char: str) -> int:
+        """Close the container that ``char`` ends; skip it when no open container does."""
+        if char == self.frame.closer:
+            self._pop()
+            return pos + 1
+        if self.open_closers.get(char, 0) == 0:
+            self.fixes.add("extra_closer", pos, f"removed an unmatched {char!r}")
+            return pos + 1
+        while self.frame.closer != char:
+            self._drop_dangling_key()
+            self.fixes.add("closed_container", pos, f"added {self.frame.closer!r} before {char!r}")
+            self._pop()
+        self._pop()
+        return pos + 1
+
+    def _drop_dangling_key(self) -> None:
+        frame = self.frame
+        if frame.state == OBJ_COLON:
+            frame.state = OBJ_AFTER
+        elif frame.state == OBJ_VALUE:
+            frame.container[frame.key] = ""
+            frame.state = OBJ_AFTER
+
+    # ----------------------------------------------------------------- objects
+
+    def _key(self, pos: int, char: str) -> int:
+        frame = self.frame
+        text = self.text
+        frame.key_pos = pos
+        if char in QUOTES:
+            frame.key, end = read_string(text, pos, KEY, self.fixes)
+            frame.state = OBJ_COLON
+            return end
+        if char in "}])":
+            if frame.state == OBJ_NEXT and char == "}":
+                self.fixes.add("trailing_comma", self.comma, "removed ',' before '}'")
+            return self._close(pos, char)
+        if char == ",":
+            self.fixes.add("extra_comma", pos, "removed an extra ','")
+            return pos + 1
+        if (char == "." and _ELLIPSIS.match(text, pos)) or char == "…":
+            return self._ellipsis(pos, 1 if char == "…" else 3)
+        match = _UNQUOTED_KEY.match(text, pos)
+        if match and match.end() > pos:
+            frame.key = match.group()
+            frame.state = OBJ_COLON
+            frame.bare_key = True  # reported once a colon shows it was a key after all
+            return match.end()
+        self.fixes.add("garbage", pos, f"removed {char!r} where a key was expected")
+        return pos + 1
+
+    def _colon(self, pos: int, char: str) -> int:
+        frame = self.frame
+        if frame.bare_key:
+            frame.bare_key = False
+            if char in QUOTES and _QUOTED_KEY.match(self.text, pos, pos + _LOOKAHEAD_WINDOW):
+                # COMMENT "key": 1 - the bare word was noise before the real key.
+                self.fixes.add("garbage", frame.key_pos, f"removed {frame.key[:20]!r}")
+                frame.state = OBJ_NEXT
+                return pos
+            if char not in ",}" or frame.container or frame.closer != "}":
+                self.fixes.add("unquoted_key", frame.key_pos, f"quoted the key {frame.key[:20]!r}")
+        if char == ":":
+            frame.state = OBJ_VALUE
+            return pos + 1
+        if char in ",}" and not frame.container and frame.closer == "}":
+            # {"a", "b"}: a Python set, read as a list. Its first item was read as a key:
+            # read it again as a value, so {1, 2} gives numbers.
+            self.fixes.add("python_set", pos, "read a set as a list")
+            frame.container = []
+            frame.state = ARR_FIRST
+            return frame.key_pos
+        if char in ",}])":
+            self.fixes.add("missing_value", pos, f"dropped the key {frame.key[:20]!r}")
+            frame.state = OBJ_AFTER
+            return pos
+        if char == "=":
+            self.fixes.add("missing_colon", pos, "replaced '=' with ':'")
+            frame.state = OBJ_VALUE
+            return pos + 1
+        self.fixes.add("missing_colon", pos, "inserted ':'")
+        frame.state = OBJ_VALUE
+        return pos
+
+    def _after(self, pos: int, char: str) -> int:
+        frame = self.frame
+        if char == ",":
+            self.comma = pos
+            frame.state = OBJ_NEXT if frame.state == OBJ_AFTER else ARR_NEXT
+            return pos + 1
+        if char in "}])":
+            return self._close(pos, char)
+        in_object = frame.state == OBJ_AFTER
+        if char in QUOTES and self._stray_quote(pos):
+            self.fixes.add("stray_quote", pos, f"removed a stray {char!r}")
+            return pos + 1
+        if char in QUOTES or is_word_char(char):
+            self.fixes.add("missing_comma", pos, "inserted ','")
+            frame.state = OBJ_NEXT if in_object else ARR_NEXT
+            return pos
+        if not in_object and char in "{[(-":
+            self.fixes.add("missing_comma", pos, "inserted ','")
+            frame.state = ARR_NEXT
+            return pos
+        if (char == "." and _ELLIPSIS.match(self.text, pos)) or char == "…":
+            self.fixes.add("ellipsis", pos, "removed an ellipsis")
+            return pos + (1 if char == "…" else 3)
+        garbage = _GARBAGE.match(self.text, pos)
+        end = garbage.end() if garbage and garbage.end() > pos else pos + 1
+        self.fixes.add("garbage", pos, f"removed {self.text[pos:end][:20]!r}")
+        return end
+
+    def _stray_quote(self, pos: int) -> bool:
+        """``12345",``: a closing quote glued to a value that never opened one."""
+        text = self.text
+        after = text[pos + 1 : pos + 2]
+        return text[pos - 1] not in SPACE_CHARS and (not after or after in ",}] \t\r\n")
+
+    # --------------------------------------------------------------- top level
+
+    def _top_after(self, pos: int, char: str) -> int:
+        """After a top-level value: another value follows, or the rest is prose (-1)."""
+        text = self.text
+        if char in "}])":
+            self.fixes.add("extra_closer", pos, f"removed an unmatched {char!r}")
+            return pos + 1
+        nxt = match_end(_MULTI_SEPARATOR, text, pos) if char == "," else pos
+        # Only containers are collected: a scalar before a container is prose ("Sure!").
+        collect = isinstance(self.frame.container[-1], dict | list)
+        if collect and nxt < len(text) and text[nxt] in "{[" and plausible_open(text, nxt):
+            self.fixes.add("multiple_values", nxt, "collected several top-level values in a list")
+            self.frame.state = TOP_FIRST
+            return nxt
+        if nxt < len(text):
+            self.fixes.add("prose", pos, "ignored the text after the value")
+        return -1
+
+    def _finish(self, pos: int) -> tuple[Any, int]:
+        n = len(self.text)
+        while self.stack:
+            frame = self.frame
+            if frame.state in (OBJ_COLON, OBJ_VALUE):
+                # {"a": 1, "b": - cut off before the value: the key means nothing yet.
+                self.fixes.add("missing_value", n, f"dropped the key {frame.key[:20]!r}")
+                frame.state = OBJ_AFTER
+            self.fixes.add("closed_container", n, f"added {frame.closer!r} at the end")
+            self._pop()
+        values = self.frame.container
+        if not values:
+            raise ScanError("", self.start, "repaired")
+        if len(values) == 1:
+            return values[0], pos
+        return values, pos
+
+
+def _complete_literal(word: str) -> tuple[Any] | None:
+    """``tru`` cut off at the end of the text is ``true``."""
+    for literal in ("true", "false", "null", "True", "False", "None"):
+        if literal.startswith(word) and word != literal:
+            return (_LITERALS[literal][0],)
+    return None
