@@ -6,11 +6,15 @@ exceptions (httpx, AutoGen, ...) at their boundary with ``raise ... from exc``.
     RetortError                     base of everything below
     ├── ConfigurationError          you configured it wrong: say what to set, fail fast
     ├── ParseError (+ ValueError)   text could not be turned into the expected value
-    │   ├── SectionError            ``=======NAME`` sections missing / duplicated / unexpected / empty
+    │   ├── SectionError            sections missing, duplicated, unexpected or empty, by name
     │   ├── JSONParseError          no JSON value could be recovered: position and stage
     │   ├── ToolCallError           a tool call (or a list of them) is malformed
     │   └── TypeParseError          a parsed value does not fit the target type: field paths
     ├── TransportError              a request failed after the transport's own retries
+    │   ├── TransportConnectionError    could not connect, or the connection was reset
+    │   ├── TransportTimeout            a request timed out, or the total deadline passed
+    │   ├── TransportStatusError        the endpoint answered with an error status
+    │   └── ProtocolError               a 2xx answer that is not what the protocol says
     └── SolveFailed                 the attempt budget ran out; carries every attempt
 
 ``ParseError`` subclasses ``ValueError`` so code written against ``json.loads`` that
@@ -29,11 +33,15 @@ __all__ = [
     "FieldError",
     "JSONParseError",
     "ParseError",
+    "ProtocolError",
     "RetortError",
     "SectionError",
     "SolveFailed",
     "ToolCallError",
+    "TransportConnectionError",
     "TransportError",
+    "TransportStatusError",
+    "TransportTimeout",
     "TypeParseError",
 ]
 
@@ -172,7 +180,9 @@ class TypeParseError(ParseError):
         target: a readable name of the target type.
     """
 
-    def __init__(self, message: str, *, errors: Sequence[FieldError] = (), target: str = "") -> None:
+    def __init__(
+        self, message: str, *, errors: Sequence[FieldError] = (), target: str = ""
+    ) -> None:
         super().__init__(message)
         self.errors = tuple(errors)
         self.target = target
@@ -181,10 +191,14 @@ class TypeParseError(ParseError):
 class TransportError(RetortError):
     """A request failed after the transport's own retries.
 
+    Messages name the status, the URL (never credentials) and a short excerpt of the
+    body, and say what to check.
+
     Attributes:
         status: the HTTP status, when there was a response.
         url: the URL without credentials.
         body_excerpt: the first few hundred characters of the response body.
+        attempts: how many times the request was sent (1 + retries).
     """
 
     def __init__(
@@ -194,11 +208,38 @@ class TransportError(RetortError):
         status: int | None = None,
         url: str | None = None,
         body_excerpt: str = "",
+        attempts: int = 1,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.url = url
         self.body_excerpt = body_excerpt
+        self.attempts = attempts
+
+
+class TransportConnectionError(TransportError):
+    """The endpoint could not be reached, or the connection was reset mid-request."""
+
+
+class TransportTimeout(TransportError):
+    """A request timed out, or the transport's total deadline for all retries passed."""
+
+
+class TransportStatusError(TransportError):
+    """The endpoint answered with an error status (``status`` is set).
+
+    Attributes:
+        retry_after: the server's ``Retry-After`` in seconds, when it sent one.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.retry_after = retry_after
+
+
+class ProtocolError(TransportError):
+    """A successful response whose body is not what the protocol says (for example a
+    tool-call reply with an empty ``tool_calls`` list)."""
 
 
 class SolveFailed(RetortError):

@@ -132,10 +132,12 @@ class Reply(BaseModel):
         text: the reply text the solve loop validates ("" when the model said nothing).
         tool_calls: tool calls of the final reply, if it ended on calls.
         usage: tokens spent on this turn, tool rounds included.
-        messages: the messages this turn added to the agent's context (for reject()).
+        messages: the messages this turn added to the agent's context, prompt first.
+        turn_id: the agent's id of the turn, which :meth:`Agent.reject` uses to find it.
     """
 
     text: str
     tool_calls: tuple[ToolCall, ...] = ()
     usage: Usage = Field(default_factory=Usage)
     messages: tuple[Message, ...] = ()
+    turn_id: int | None = None
