@@ -35,6 +35,7 @@ from retort.core.run import Attempt, Metrics, Run
 __all__ = ["Solved", "solve", "solve_sync"]
 
 T = TypeVar("T")
+_PLAIN_TEXT = Expect.text()  # immutable; the spec of solve(..., expect=None)
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ async def solve(
     """
     if not isinstance(task, str) or not task.strip():
         raise ConfigurationError(f"task must be a non-empty string, got {task!r}")
-    spec = expect if expect is not None else Expect.text()
+    spec = expect if expect is not None else _PLAIN_TEXT
     if run is not None:
         if limit is not None or plugins is not None:
             raise ConfigurationError("pass limit and plugins to the Run, not to solve()")
@@ -232,6 +233,8 @@ def _rejects(verdict: object) -> bool:
 async def _plugin_validators(value: Any, reply: Reply, expect: Expect, run: Run) -> Failure | None:
     """The ``retort_validate`` hooks, with the same verdicts as the spec's validators."""
     hook = run.plugins.hook.retort_validate
+    if not hook.get_hookimpls():
+        return None
     try:
         verdict = await call_until(hook, _rejects, value=value, reply=reply, expect=expect)
     except (ValueError, AssertionError) as exc:
