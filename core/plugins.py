@@ -55,7 +55,14 @@ __all__ = [
 ENTRY_POINT_GROUP: Final = "retort"
 """The entry-point group third-party plugins publish under (``[project.entry-points.retort]``)."""
 
-DEFAULT_PLUGINS: tuple[str, ...] = ("retort.plugins.feedback", "retort.plugins.llm_fix")
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "retort.plugins.feedback",
+    "retort.plugins.llm_fix",
+    "retort.adapters.proxy._plugin",
+    "retort.adapters.openai._plugin",
+    "retort.adapters.replay._plugin",
+    "retort.adapters.native._plugin",
+)
 """Module names of the built-in plugins, registered before anything else."""
 
 _HOOK_PREFIX: Final = "retort_"
@@ -555,7 +562,7 @@ def _registrar(
 
 
 def create_transport(
-    name: str, pm: pluggy.PluginManager | None = None, **options: Any
+    name: str, /, pm: pluggy.PluginManager | None = None, **options: Any
 ) -> Transport:
     """Build the transport registered as ``name``.
 
@@ -572,7 +579,7 @@ def create_transport(
 
 
 def create_agent(
-    name: str, transport: Transport, pm: pluggy.PluginManager | None = None, **options: Any
+    name: str, transport: Transport, /, pm: pluggy.PluginManager | None = None, **options: Any
 ) -> Agent:
     """Build the agent registered as ``name`` over ``transport``.
 
