@@ -75,7 +75,7 @@ from retort.core.errors import (
     TransportTimeout,
 )
 from retort.core.messages import ChatReply, ChatRequest
-from retort.core.plugins import call_chain, get_plugin_manager
+from retort.core.plugins import active_plugin_manager, call_chain
 from retort.core.ports import Transport
 from retort.core.run import current_run
 
@@ -334,10 +334,7 @@ class HTTPTransport(Transport):
         self._source = source
 
     def _plugin_manager(self) -> pluggy.PluginManager:
-        if self._plugins is not None:
-            return self._plugins
-        run = current_run()
-        return run.plugins if run is not None else get_plugin_manager()
+        return active_plugin_manager(self._plugins)
 
     async def _exchange(self, client: httpx.AsyncClient, content: bytes) -> ChatReply:
         """The retry loop: attempts, waits, the deadline."""

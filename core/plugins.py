@@ -38,6 +38,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "PluginInfo",
     "RetortPluginManager",
+    "active_plugin_manager",
     "agent_factories",
     "call_all",
     "call_chain",
@@ -476,6 +477,20 @@ def get_plugin_manager() -> pluggy.PluginManager:
             finally:
                 _default_building = False
         return _default_manager
+
+
+def active_plugin_manager(plugins: pluggy.PluginManager | None = None) -> pluggy.PluginManager:
+    """The manager whose hooks apply here: ``plugins`` when given, else the manager of the
+    run in progress (:func:`retort.core.run.current_run`), else the process default.
+
+    Transports use it to find the ``retort_before_send`` / ``retort_after_receive`` hooks.
+    """
+    if plugins is not None:
+        return plugins
+    from retort.core.run import current_run  # run imports this module lazily too
+
+    run = current_run()
+    return run.plugins if run is not None else get_plugin_manager()
 
 
 def set_plugin_manager(pm: pluggy.PluginManager | None) -> None:

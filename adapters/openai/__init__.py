@@ -7,6 +7,7 @@ typed errors. The plugin module ``retort.adapters.openai._plugin`` registers it 
 ``"openai"``.
 """
 
+from retort.adapters._http_support import RetryPolicy
 from retort.adapters.openai._transport import OpenAITransport
 
-__all__ = ["OpenAITransport"]
+__all__ = ["OpenAITransport", "RetryPolicy"]

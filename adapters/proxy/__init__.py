@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from retort.adapters._http_support import RetryPolicy
 from retort.adapters.proxy._transport import ProxyTransport
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "ProxyServerApp",
     "ProxyTransport",
     "ReplayModel",
+    "RetryPolicy",
     "Rule",
     "ScriptedModel",
     "ServerHandle",

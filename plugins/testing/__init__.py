@@ -3,6 +3,8 @@
 - :class:`ScriptedAgent` and :class:`ScriptedTransport`: test doubles that answer from
   queued replies (strings, callables or exceptions, consumed in order) or a function,
   keep ``.history``, support fork/reject/reset faithfully and can simulate latency.
+- ``retort.plugins.testing.contract``: ``check_transport(factory)`` and
+  ``check_agent(factory)``, the contract kits every adapter - yours too - must pass.
 - ``retort.plugins.testing.strategies``: hypothesis strategies for section replies and
   malformed JSON, each yielding the reply text with the value it should parse to (needs
   hypothesis, in the ``testing`` extra).
@@ -22,5 +24,6 @@ __all__ = [
     "ScriptExhausted",
     "ScriptedAgent",
     "ScriptedTransport",
+    "contract",
     "strategies",
 ]

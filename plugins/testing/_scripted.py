@@ -28,6 +28,13 @@ Policies:
   context as it was. Usage is estimated with the context's token counter (the
   transport's with :func:`~retort.core.context.approx_tokens`) unless a scripted reply
   object sets its own ``usage``.
+- ``ScriptedTransport`` applies the shaping hooks like a real transport: each request
+  goes through ``retort_before_send`` before the script sees it (so ``history`` and
+  callables get the reshaped request, as an endpoint would), and each reply through
+  ``retort_after_receive``. The hooks come from the ``plugins=`` manager, else the run in
+  progress's, else the process default; pass a manager without plugins
+  (``make_plugin_manager(defaults=(), autoload=False)``) for a transport that applies
+  none.
 - After ``aclose()`` a double refuses further calls with ``RuntimeError``.
 """
 
@@ -40,11 +47,13 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import Any, NoReturn, TypeAlias
 
+import pluggy
 from pydantic import BaseModel
 
 from retort.core.context import Context, approx_tokens
 from retort.core.errors import RetortError
 from retort.core.messages import ChatReply, ChatRequest, Message, Reply, ToolCall, Usage
+from retort.core.plugins import active_plugin_manager, call_chain
 from retort.core.ports import Agent, Transport
 
 __all__ = ["AgentReplySpec", "ReplySpec", "ScriptExhausted", "ScriptedAgent", "ScriptedTransport"]
@@ -205,6 +214,11 @@ async def _call(fn: Callable[..., Any], *args: Any) -> Any:
     return value
 
 
+def _hooks_of(plugins: pluggy.PluginManager | None) -> pluggy.HookRelay:
+    """The shaping hooks a transport applies (the lookup every transport makes)."""
+    return active_plugin_manager(plugins).hook
+
+
 def _excerpt(text: str | None) -> str:
     text = text or ""
     return repr(text if len(text) <= _EXCERPT else text[:_EXCERPT] + "...")
@@ -213,13 +227,19 @@ def _excerpt(text: str | None) -> str:
 class ScriptedTransport(Transport):
     """A transport that answers from a script; for tests of code that sends requests.
 
+    Like a real transport it applies ``retort_before_send`` and ``retort_after_receive``
+    around every send (see the module docstring).
+
     Args:
         replies: reply specs, consumed in order, or one callable ``f(request)`` that
             answers every request. See the module docstring for what a spec may be.
         latency: seconds to wait before answering, or a callable returning them.
+        plugins: the plugin manager whose shaping hooks apply; default the run in
+            progress's, else the process default.
 
     Attributes:
-        history: every request sent, in order (a copy: later changes do not show).
+        history: every request that reached the script, in order, as the
+            ``retort_before_send`` hooks left it (a copy: later changes do not show).
         closed: whether :meth:`aclose` was called.
     """
 
@@ -228,9 +248,11 @@ class ScriptedTransport(Transport):
         replies: Iterable[ReplySpec] | Callable[[ChatRequest], Any],
         *,
         latency: Latency = 0.0,
+        plugins: pluggy.PluginManager | None = None,
     ) -> None:
         self._script = _Script(replies, "ScriptedTransport")
         self._latency = _check_latency(latency)
+        self._plugins = plugins
         self._gauge = _Gauge()
         self.history: list[ChatRequest] = []
         self.closed = False
@@ -256,17 +278,19 @@ class ScriptedTransport(Transport):
         return self._script.remaining
 
     async def send(self, request: ChatRequest) -> ChatReply:
-        """Answer ``request`` with the next scripted reply.
+        """Answer ``request`` with the next scripted reply, the shaping hooks around it.
 
         Raises:
             ScriptExhausted: the script has no reply left.
             RuntimeError: the transport was closed.
             TypeError: a spec (or a callable's result) is not a reply, an exception or
                 a callable.
-            BaseException: whatever exception the script holds.
+            BaseException: whatever exception the script or a hook raises.
         """
         if self.closed:
             raise RuntimeError("ScriptedTransport: send() after aclose()")
+        hook = _hooks_of(self._plugins)
+        request = await call_chain(hook.retort_before_send, "request", request, transport=self)
         self.history.append(request.model_copy(update={"messages": list(request.messages)}))
         self._gauge.calls += 1
         last = request.messages[-1].content if request.messages else None
@@ -274,9 +298,12 @@ class ScriptedTransport(Transport):
         self._gauge.enter()
         try:
             await _wait(self._latency)
-            return await self._answer(spec, request)
+            reply = await self._answer(spec, request)
         finally:
             self._gauge.leave()
+        return await call_chain(
+            hook.retort_after_receive, "reply", reply, request=request, transport=self
+        )
 
     async def _answer(self, spec: Any, request: ChatRequest) -> ChatReply:
         if not _is_exception_class(spec) and callable(spec):

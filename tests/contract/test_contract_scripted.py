@@ -34,11 +34,14 @@ from retort.core import (
     call_chain,
     current_run,
     get_plugin_manager,
+    make_plugin_manager,
     stable_tool_call_ids,
 )
 from retort.plugins.testing import ScriptedAgent, ScriptedTransport
 
 NO_HOOKS = tuple(name for name in TRANSPORT_CHECKS if name != "hooks")
+# A manager with no plugins: a ScriptedTransport given it applies no hooks at all.
+NO_PLUGINS = make_plugin_manager(defaults=(), autoload=False)
 
 
 def _tool_reply(request: ChatRequest) -> ChatReply:
@@ -54,23 +57,29 @@ def _tool_reply(request: ChatRequest) -> ChatReply:
     )
 
 
-def scripted(scenario: str) -> ScriptedTransport:
+def scripted(scenario: str, plugins: Any = None) -> ScriptedTransport:
     """The transport kit's scenarios, played by ScriptedTransport."""
     if scenario == "text":
-        return ScriptedTransport(lambda request: "hello")
+        return ScriptedTransport(lambda request: "hello", plugins=plugins)
     if scenario == "tool_call":
-        return ScriptedTransport(_tool_reply)
+        return ScriptedTransport(_tool_reply, plugins=plugins)
     if scenario == "error":
         return ScriptedTransport(
-            lambda request: TransportStatusError("HTTP 500 from the scripted endpoint", status=500)
+            lambda request: TransportStatusError("HTTP 500 from the scripted endpoint", status=500),
+            plugins=plugins,
         )
     assert scenario == "slow"
-    return ScriptedTransport(lambda request: "late", latency=30)
+    return ScriptedTransport(lambda request: "late", latency=30, plugins=plugins)
+
+
+def hookless(scenario: str) -> ScriptedTransport:
+    """The scenarios played by a ScriptedTransport that applies no hooks."""
+    return scripted(scenario, NO_PLUGINS)
 
 
 class HookedTransport(Transport):
-    """A transport that applies the send/receive hooks around an inner one, as HTTP
-    transports do: the run's plugin manager, else the process default."""
+    """A transport that applies the send/receive hooks around a hookless inner one, as
+    HTTP transports do: the run's plugin manager, else the process default."""
 
     def __init__(self, inner: Transport, *, after_result: bool = True) -> None:
         self.inner = inner
@@ -94,12 +103,12 @@ class HookedTransport(Transport):
 
 
 def test_scripted_transport_passes_the_transport_kit() -> None:
-    # ScriptedTransport calls no hooks: it stands in for an endpoint, not a transport.
-    assert check_transport(scripted, skip={"hooks"}) == NO_HOOKS
+    # ScriptedTransport applies the shaping hooks like a real transport: every check runs.
+    assert check_transport(scripted) == TRANSPORT_CHECKS
 
 
 def test_a_transport_applying_the_hooks_passes_every_check() -> None:
-    assert check_transport(lambda s: HookedTransport(scripted(s))) == TRANSPORT_CHECKS
+    assert check_transport(lambda s: HookedTransport(hookless(s))) == TRANSPORT_CHECKS
 
 
 def test_recording_then_replaying_passes_the_transport_kit(tmp_path: Path) -> None:
@@ -112,7 +121,8 @@ def test_recording_then_replaying_passes_the_transport_kit(tmp_path: Path) -> No
             path.touch()  # an empty cassette: every request misses
         return ReplayTransport(path)
 
-    assert check_transport(recording, skip={"hooks"}) == NO_HOOKS
+    # The recorder calls no hooks itself, but the scripted transport it wraps does.
+    assert check_transport(recording) == TRANSPORT_CHECKS
     assert not (tmp_path / "error.jsonl").exists()  # failures are not recorded
     # Offline answers are instant: there is no slow send to cancel.
     ran = check_transport(replay, skip={"hooks", "cancellation"})
@@ -188,12 +198,15 @@ def test_the_transport_kit_catches_a_broken_transport(flaw: str, check: str) -> 
 
 def test_the_transport_kit_catches_hooks_that_are_not_applied() -> None:
     with pytest.raises(ContractViolation, match="once per send") as caught:
-        check_transport(scripted, skip=set(NO_HOOKS))
+        check_transport(hookless, skip=set(NO_HOOKS))
     assert caught.value.check == "hooks"
     with pytest.raises(ContractViolation, match="not the reply retort_after_receive returned"):
         check_transport(
-            lambda s: HookedTransport(scripted(s), after_result=False), skip=set(NO_HOOKS)
+            lambda s: HookedTransport(hookless(s), after_result=False), skip=set(NO_HOOKS)
         )
+    with pytest.raises(ContractViolation, match="found 2 and 2 calls"):
+        # Hooks applied twice: by the wrapper and again by the transport it wraps.
+        check_transport(lambda s: HookedTransport(scripted(s)), skip=set(NO_HOOKS))
 
 
 def test_the_transport_kit_refuses_a_factory_that_returns_no_transport() -> None:
@@ -206,7 +219,53 @@ def test_the_transport_kit_accepts_async_factories() -> None:
         await asyncio.sleep(0)
         return scripted(scenario)
 
-    assert check_transport(factory, skip={"hooks"}) == NO_HOOKS
+    assert check_transport(factory) == TRANSPORT_CHECKS
+
+
+def test_the_kits_ship_in_the_library() -> None:
+    """A third party imports the kits from retort; the modules here only re-export them."""
+    import check_agent as agent_kit
+    import check_transport as transport_kit
+
+    from retort.plugins.testing import contract
+
+    assert contract.__all__ == [
+        "AGENT_CHECKS",
+        "LOOKUP_TOOL",
+        "SCENARIOS",
+        "TRANSPORT_CHECKS",
+        "AgentFactory",
+        "ContractViolation",
+        "Seen",
+        "TransportFactory",
+        "check_agent",
+        "check_agent_async",
+        "check_transport",
+        "check_transport_async",
+    ]
+    assert transport_kit.check_transport is contract.check_transport
+    assert transport_kit.CHECKS is contract.TRANSPORT_CHECKS
+    assert agent_kit.check_agent is contract.check_agent
+    assert agent_kit.CHECKS is contract.AGENT_CHECKS
+    assert transport_kit.ContractViolation is agent_kit.ContractViolation
+    assert contract.ContractViolation is ContractViolation
+    assert issubclass(ContractViolation, AssertionError)
+    assert contract.SCENARIOS == ("text", "tool_call", "error", "slow")
+    assert contract.LOOKUP_TOOL["function"]["name"] == "lookup"
+
+
+def test_the_async_kits_run_inside_a_running_loop() -> None:
+    from retort.plugins.testing.contract import check_agent_async, check_transport_async
+
+    async def main() -> tuple[tuple[str, ...], tuple[str, ...]]:
+        return (
+            await check_transport_async(scripted, skip={"cancellation"}),
+            await check_agent_async(native, skip={"solve"}),
+        )
+
+    transports, agents = asyncio.run(main())
+    assert transports == tuple(name for name in TRANSPORT_CHECKS if name != "cancellation")
+    assert agents == AGENT_CHECKS[:-1]
 
 
 # ------------------------------------------------------------------ agents that pass

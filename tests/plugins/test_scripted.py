@@ -7,6 +7,17 @@ from typing import Any
 
 import pytest
 
+from retort.adapters.native import NativeAgent
+from retort.core import (
+    Expect,
+    Run,
+    Transport,
+    get_plugin_manager,
+    hookimpl,
+    make_plugin_manager,
+    set_plugin_manager,
+    solve,
+)
 from retort.core.errors import RetortError, TransportError
 from retort.core.messages import ChatReply, ChatRequest, Message, Reply, ToolCall, Usage
 from retort.plugins.testing._scripted import ScriptedAgent, ScriptedTransport, ScriptExhausted
@@ -186,6 +197,123 @@ def test_latency_must_not_be_negative() -> None:
         ScriptedTransport(["x"], latency=-1)
     with pytest.raises(ValueError, match="latency callable returned -1"):
         send_all(ScriptedTransport(["x"], latency=lambda: -1), "a")
+
+
+# ---------------------------------------------------------------- transport: hooks
+
+
+class Shaper:
+    """Marks requests (temperature) and replies (a suffix); records what it saw."""
+
+    def __init__(self, mark: str = "shaped") -> None:
+        self.mark = mark
+        self.seen: list[tuple[str, Any]] = []
+
+    @hookimpl
+    def retort_before_send(self, request: ChatRequest, transport: Transport) -> ChatRequest:
+        self.seen.append(("before", transport))
+        return request.model_copy(update={"temperature": 0.5, "model": self.mark})
+
+    @hookimpl
+    async def retort_after_receive(
+        self, reply: ChatReply, request: ChatRequest, transport: Transport
+    ) -> ChatReply:
+        await asyncio.sleep(0)  # async implementations are awaited
+        self.seen.append(("after", request.model))
+        return reply.model_copy(update={"content": f"{reply.content} [{self.mark}]"})
+
+
+def manager(*plugins: object) -> Any:
+    return make_plugin_manager(defaults=(), autoload=False, plugins=plugins)
+
+
+def test_transport_applies_its_own_managers_hooks_around_the_script() -> None:
+    shaper = Shaper()
+    transport = ScriptedTransport(
+        [lambda req: f"model {req.model}, temperature {req.temperature}"], plugins=manager(shaper)
+    )
+    sent = request("a")
+    (reply,) = send_all(transport, "a")
+    # The script (and history) see the request as retort_before_send left it...
+    assert reply.content == "model shaped, temperature 0.5 [shaped]"
+    assert (transport.history[0].model, transport.history[0].temperature) == ("shaped", 0.5)
+    assert sent.temperature is None
+    # ...each hook runs once, with the transport itself, and after_receive sees the
+    # reshaped request.
+    assert shaper.seen == [("before", transport), ("after", "shaped")]
+
+
+def test_transport_without_plugins_uses_the_runs_manager() -> None:
+    in_run = Shaper("run")
+
+    async def go() -> ChatReply:
+        with Run(plugins=manager(in_run)).active():
+            return await ScriptedTransport(["hi"]).send(request("a"))
+
+    assert run(go()).content == "hi [run]"
+    assert [kind for kind, _ in in_run.seen] == ["before", "after"]
+
+
+def test_transport_own_plugins_win_over_the_runs() -> None:
+    own, in_run = Shaper("own"), Shaper("run")
+
+    async def go() -> ChatReply:
+        with Run(plugins=manager(in_run)).active():
+            return await ScriptedTransport(["hi"], plugins=manager(own)).send(request("a"))
+
+    assert run(go()).content == "hi [own]"
+    assert in_run.seen == []
+
+
+def test_transport_outside_a_run_uses_the_process_default_manager() -> None:
+    default = Shaper("default")
+    previous = get_plugin_manager()
+    set_plugin_manager(manager(default))
+    try:
+        (reply,) = send_all(ScriptedTransport(["hi"]), "a")
+    finally:
+        set_plugin_manager(previous)
+    assert reply.content == "hi [default]"
+
+
+def test_transport_with_a_manager_without_plugins_applies_no_hooks() -> None:
+    canned = ChatReply(content="as scripted")
+    transport = ScriptedTransport([canned], plugins=manager())
+    sent = request("a")
+    reply = run(transport.send(sent))
+    assert reply is canned
+    assert transport.history == [sent]
+
+
+def test_a_failing_before_send_hook_sends_nothing() -> None:
+    class Refuse:
+        @hookimpl
+        def retort_before_send(self, request: ChatRequest) -> ChatRequest:
+            raise TransportError("refused by policy")
+
+    transport = ScriptedTransport(["unused"], plugins=manager(Refuse()))
+    with pytest.raises(TransportError, match="refused by policy"):
+        send_all(transport, "a")
+    assert (transport.calls, transport.remaining, transport.history) == (0, 1, [])
+
+
+def test_a_scripted_failure_skips_after_receive() -> None:
+    shaper = Shaper()
+    transport = ScriptedTransport([TransportError("down")], plugins=manager(shaper))
+    with pytest.raises(TransportError, match="down"):
+        send_all(transport, "a")
+    assert [kind for kind, _ in shaper.seen] == ["before"]
+
+
+def test_a_native_agent_in_a_solve_gets_the_solves_hooks() -> None:
+    """The hooks reach a scripted endpoint through a real agent and solve's run."""
+    shaper = Shaper()
+    transport = ScriptedTransport(["=======ANSWER\n42"])
+    agent = NativeAgent(transport)
+    solved = run(solve(agent, "6 x 7?", Expect.sections("ANSWER"), plugins=manager(shaper)))
+    # The after_receive mark lands in the answer's section: the reply really was reshaped.
+    assert solved.value == "42 [shaped]"
+    assert transport.history[0].temperature == 0.5
 
 
 # ---------------------------------------------------------------- agent: replies
