@@ -141,6 +141,9 @@ class AutoGenAgent(Agent):
         self.console = console
         self.last_result: TaskResult | None = None
         self._turns: list[_Turn] = []
+        # The context length after this agent's own last edit (None: unknown, read it),
+        # so an ask needs one save_state() instead of two; checked after every run.
+        self._length: int | None = None
         self._rejected = False  # the last turn stands rejected: the next ask is feedback
         self._closed = False
         self._transport: Transport | None = None
@@ -270,13 +273,19 @@ class AutoGenAgent(Agent):
             raise RuntimeError(f"AutoGenAgent {self.name!r}: ask() after aclose()")
         if not isinstance(message, str):
             raise TypeError(f"AutoGenAgent.ask takes a str, got {type(message).__name__}")
-        start = len(_context_messages(await self.assistant.save_state()))
+        if self._length is None:
+            self._length = len(_context_messages(await self.assistant.save_state()))
+        start = self._length
         try:
             result = await self._run(message)
         except BaseException:
+            self._length = None
             await self._truncate(start)
             raise
-        added = _context_messages(await self.assistant.save_state())[start:]
+        messages = _context_messages(await self.assistant.save_state())
+        start = _turn_start(messages, start, message)
+        added = messages[start:]
+        self._length = len(messages)
         turn = _Turn(
             next(_turn_ids), "feedback" if self._rejected else "task", message, start, len(added)
         )
@@ -320,6 +329,7 @@ class AutoGenAgent(Agent):
         end = turn.start + turn.count
         del messages[cut:end]
         await self.assistant.load_state(_with_messages(state, messages))
+        self._length = len(messages)
         if index == len(self._turns) - 1:
             self._rejected = True
         if turn.kind == "feedback":
@@ -367,6 +377,7 @@ class AutoGenAgent(Agent):
         await self.assistant.on_reset(CancellationToken())
         self._turns.clear()
         self._rejected = False
+        self._length = 0  # on_reset clears the model context (the system message lives apart)
 
     def fork(self) -> AutoGenAgent:
         """A fresh agent: a new ``AssistantAgent`` with the same client, system message,
@@ -396,6 +407,22 @@ class AutoGenAgent(Agent):
 
 
 # ---------------------------------------------------------------------- model context
+
+
+def _turn_start(messages: Sequence[Mapping[str, Any]], expected: int, prompt: str) -> int:
+    """Where the turn just run starts: ``expected`` (the length before the run) when the
+    user message there is the prompt; else - the context was edited outside this agent
+    meanwhile - the last user message holding the prompt."""
+    if expected < len(messages) and _is_prompt(messages[expected], prompt):
+        return expected
+    for index in range(len(messages) - 1, -1, -1):
+        if _is_prompt(messages[index], prompt):
+            return index
+    return len(messages)
+
+
+def _is_prompt(message: Mapping[str, Any], prompt: str) -> bool:
+    return message.get("type") == "UserMessage" and message.get("content") == prompt
 
 
 def _context_messages(state: Mapping[str, Any]) -> list[Mapping[str, Any]]:
