@@ -6,6 +6,10 @@
   retort :class:`~retort.core.ports.Transport`.
 - :func:`solve_task` - a drop-in with the original program's parameter names, on top of
   :func:`retort.core.solve`.
+- :func:`stock_proxy_client`, :func:`proxy_http_client`, :class:`RetortHTTPTransport` -
+  AutoGen's own ``OpenAIChatCompletionClient`` speaking the proxy protocol (or any retort
+  transport) through a custom HTTP transport; :func:`stock_openai_client` - the same
+  stock client for an OpenAI-compatible server, with safe defaults.
 - :func:`autogen_versions`, :func:`check_autogen_version`, :data:`SUPPORTED`,
   :class:`AutoGenVersionWarning` - the version guard (no AutoGen import needed).
 
@@ -30,15 +34,25 @@ if TYPE_CHECKING:
     from retort.adapters.autogen._agent import AutoGenAgent
     from retort.adapters.autogen._client import TransportChatCompletionClient
     from retort.adapters.autogen._compat import solve_task
+    from retort.adapters.autogen._stock import (
+        RetortHTTPTransport,
+        proxy_http_client,
+        stock_openai_client,
+        stock_proxy_client,
+    )
 
 __all__ = [
     "SUPPORTED",
     "AutoGenAgent",
     "AutoGenVersionWarning",
+    "RetortHTTPTransport",
     "TransportChatCompletionClient",
     "autogen_versions",
     "check_autogen_version",
+    "proxy_http_client",
     "solve_task",
+    "stock_openai_client",
+    "stock_proxy_client",
 ]
 
 # name -> the private module that defines it, imported when the name is first used.
@@ -46,8 +60,12 @@ _LAZY = {
     "AutoGenAgent": "retort.adapters.autogen._agent",
     "TransportChatCompletionClient": "retort.adapters.autogen._client",
     "solve_task": "retort.adapters.autogen._compat",
+    "RetortHTTPTransport": "retort.adapters.autogen._stock",
+    "proxy_http_client": "retort.adapters.autogen._stock",
+    "stock_openai_client": "retort.adapters.autogen._stock",
+    "stock_proxy_client": "retort.adapters.autogen._stock",
 }
-_AUTOGEN_MODULES = ("autogen_agentchat", "autogen_core", "autogen_ext")
+_AUTOGEN_MODULES = ("autogen_agentchat", "autogen_core", "autogen_ext", "openai", "httpx2")
 
 
 def __getattr__(name: str) -> Any:
