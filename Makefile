@@ -6,13 +6,15 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TYPECHECK := .typecheck/retort
 
-.PHONY: help setup test lint types unit bench fuzz clean
+.PHONY: help setup demo test lint types unit bench fuzz soak clean
 
 help:
+	@echo "make demo   - set up .venv, then run the end-to-end demo (retort demo)"
 	@echo "make test   - set up .venv, then lint, type-check and run the test suite"
 	@echo "make bench  - run the benchmarks in tests/benchmarks (ratios against baselines)"
 	@echo "make lint   - ruff over the whole tree"
 	@echo "make fuzz   - the property tests with the 'thorough' hypothesis profile"
+	@echo "make soak   - a long reliability run against the reference server with faults"
 
 setup: $(STAMP)
 
@@ -24,17 +26,19 @@ $(STAMP): pyproject.toml
 
 # mypy cannot follow the editable-install import hook that maps retort.core -> core/,
 # so it reads the same files through symlinks laid out as the installed namespace.
-$(TYPECHECK):
-	mkdir -p $(TYPECHECK)
-	ln -sfn ../../core $(TYPECHECK)/core
-	ln -sfn ../../parsers $(TYPECHECK)/parsers
+PACKAGES := core parsers adapters plugins
+
+demo: $(STAMP)
+	$(BIN)/retort demo $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-types: $(STAMP) $(TYPECHECK)
-	$(BIN)/mypy -p retort.core -p retort.parsers
+types: $(STAMP)
+	@mkdir -p $(TYPECHECK)
+	@for p in $(PACKAGES); do ln -sfn ../../$$p $(TYPECHECK)/$$p; done
+	$(BIN)/mypy $(foreach p,$(PACKAGES),-p retort.$(p))
 
 unit: $(STAMP)
 	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -q
@@ -43,6 +47,9 @@ test: lint types unit
 
 bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/run.py
+
+soak: $(STAMP)
+	$(BIN)/python tests/soak/soak.py $(ARGS)
 
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest -q -m "not slow" tests/parsers

@@ -59,6 +59,7 @@ ENTRY_POINT_GROUP: Final = "retort"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "retort.plugins.feedback",
     "retort.plugins.llm_fix",
+    "retort.plugins.code_check",
     "retort.adapters.proxy._plugin",
     "retort.adapters.openai._plugin",
     "retort.adapters.replay._plugin",
