@@ -1,18 +1,22 @@
-"""What the HTTP transports share: one pooled client, retries, a deadline, error mapping.
+"""What the HTTP transports share: pooled clients, retries, a deadline, error mapping.
 
 :class:`HTTPTransport` is the base of :class:`~retort.adapters.proxy.ProxyTransport` and
 :class:`~retort.adapters.openai.OpenAITransport`. A subclass says how a request becomes a
 JSON body (``_body``) and how a 2xx response becomes a reply (``_decode``); everything
 else lives here, with these policies:
 
-- **One client.** Each transport owns one ``httpx.AsyncClient``, created on the first
-  send (building one costs tens of milliseconds, so never one per request), pooled with
-  no cap on connections (the run's limiter is what bounds concurrency) and closed by
-  :meth:`~HTTPTransport.aclose`. Connections belong to an event loop, so the client is
-  per loop: it is also closed when the loop that made it shuts down, and a send from a
-  later loop (``solve_sync`` called twice) makes a new one. A client passed as
-  ``client=`` belongs to the caller and is never closed here (httpx's
-  ``Client(transport=...)`` style of injection).
+- **Shared clients.** Each transport owns its ``httpx.AsyncClient`` objects, created on the
+  first send (never one per request), with no cap on connections (the run's limiter is
+  what bounds concurrency), and closed by :meth:`~HTTPTransport.aclose`. httpcore's pool
+  does work quadratic in its connections on every request event, so under high
+  concurrency one client becomes the bottleneck (measured: 1,000 requests at 64 in
+  flight took 24x the ideal); a send therefore goes to the least busy of a few clients,
+  and another is opened (sharing one SSL context, so it costs little) when every client
+  has :data:`SHARD_SIZE` requests in flight, up to :data:`MAX_SHARDS`. Connections belong
+  to an event loop, so the clients are per loop: closed when the loop that made them
+  shuts down, and made again for a later loop (``solve_sync`` called twice). A client
+  passed as ``client=`` belongs to the caller: it is used alone and never closed here
+  (httpx's ``Client(transport=...)`` style of injection).
 - **timeout** (default 180 s, as the original): the most one attempt may take in all -
   connect, send, wait and read - enforced by httpx per operation and by
   ``asyncio.timeout`` for the whole attempt.
@@ -49,6 +53,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import ssl
 from abc import abstractmethod
 from collections.abc import AsyncGenerator, Iterator, Mapping
 from typing import Any, ClassVar, NoReturn
@@ -98,8 +103,54 @@ DEFAULT_DEADLINE = 600.0
 # No cap on connections: a run's limiter bounds concurrency, and a cap here would only
 # add a second queue whose pool timeout fails requests the limiter already let through.
 DEFAULT_LIMITS = httpx.Limits(
-    max_connections=None, max_keepalive_connections=128, keepalive_expiry=30.0
+    max_connections=None, max_keepalive_connections=32, keepalive_expiry=30.0
 )
+SHARD_SIZE = 8
+"""Requests in flight on every client before another client is opened."""
+MAX_SHARDS = 16
+"""The most clients one transport opens in one event loop."""
+
+
+class _Pool:
+    """The clients of one transport in one event loop, and their requests in flight."""
+
+    def __init__(self, timeout: float) -> None:
+        self._timeout = timeout
+        self._ssl: ssl.SSLContext | None = None
+        self.clients: list[httpx.AsyncClient] = []
+        self.busy: list[int] = []
+
+    def acquire(self) -> int:
+        """The index of the client to send with (its count is raised)."""
+        index = min(range(len(self.clients)), key=self.busy.__getitem__, default=-1)
+        if index < 0 or (self.busy[index] >= SHARD_SIZE and len(self.clients) < MAX_SHARDS):
+            if self._ssl is None:
+                self._ssl = ssl.create_default_context()
+            self.clients.append(
+                httpx.AsyncClient(
+                    limits=DEFAULT_LIMITS,
+                    timeout=self._timeout,
+                    follow_redirects=False,
+                    verify=self._ssl,
+                )
+            )
+            self.busy.append(0)
+            index = len(self.clients) - 1
+        self.busy[index] += 1
+        return index
+
+    def release(self, index: int) -> None:
+        self.busy[index] -= 1
+
+    @property
+    def closed(self) -> bool:
+        return any(client.is_closed for client in self.clients)
+
+    async def aclose(self) -> None:
+        clients, self.clients, self.busy = self.clients, [], []
+        for client in clients:
+            if not client.is_closed:
+                await client.aclose()
 
 
 class BodyError(Exception):
@@ -204,6 +255,7 @@ class HTTPTransport(Transport):
         self._plugins = plugins
         self._client = client
         self._owns_client = client is None
+        self._pool: _Pool | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
         self._guard: AsyncGenerator[None, None] | None = None
         self._source: HTTPTransport | None = None
@@ -253,13 +305,20 @@ class HTTPTransport(Transport):
             ProtocolError: a 2xx body that is not a reply.
             TransportError: the transport is closed.
         """
-        client = await self._current_client()
+        pool = await self._current_pool()
         plugins = self._plugin_manager()
         request = await call_chain(
             plugins.hook.retort_before_send, "request", request, transport=self
         )
         content = json.dumps(self._body(request), ensure_ascii=False).encode("utf-8")
-        reply = await self._exchange(client, content)
+        if not isinstance(pool, _Pool):  # an injected client, used alone
+            reply = await self._exchange(pool, content)
+        else:
+            index = pool.acquire()
+            try:
+                reply = await self._exchange(pool.clients[index], content)
+            finally:
+                pool.release(index)
         return await call_chain(
             plugins.hook.retort_after_receive, "reply", reply, request=request, transport=self
         )
@@ -272,10 +331,11 @@ class HTTPTransport(Transport):
         if self._closed:
             return
         self._closed = True
-        client, self._client = self._client, None
+        self._client = None
+        pool, self._pool = self._pool, None
         guard, self._guard = self._guard, None
-        if client is not None and self._owns_client:
-            await client.aclose()
+        if pool is not None:
+            await pool.aclose()
         if guard is not None:
             await guard.aclose()
 
@@ -293,33 +353,32 @@ class HTTPTransport(Transport):
 
     # ---------------------------------------------------------------- machinery
 
-    async def _current_client(self) -> httpx.AsyncClient:
-        """The client to send with, in the running event loop.
+    async def _current_pool(self) -> _Pool | httpx.AsyncClient:
+        """The clients to send with, in the running event loop (or the injected client).
 
-        httpx connections belong to the event loop that opened them, so an owned client
-        is made per loop: the first send in a loop makes one and ties its closing to the
-        loop's end (``asyncio.run`` closes async generators before it closes the loop,
-        and a small guard generator closes the client then), and a later loop - say
+        httpx connections belong to the event loop that opened them, so owned clients
+        are made per loop: the first send in a loop makes a pool and ties its closing to
+        the loop's end (``asyncio.run`` closes async generators before it closes the
+        loop, and a small guard generator closes the pool then), and a later loop - say
         ``solve_sync`` called again - gets a new one. An injected client is the caller's.
         """
         if self._closed:
             raise self._closed_error()
         if self._source is not None:
-            return await self._source._current_client()
-        client = self._client
+            return await self._source._current_pool()
         if not self._owns_client:
+            client = self._client
             if client is None or client.is_closed:
                 raise self._closed_error()
             return client
         loop = asyncio.get_running_loop()
-        if client is None or client.is_closed or self._client_loop is not loop:
-            client = self._client = httpx.AsyncClient(
-                limits=DEFAULT_LIMITS, timeout=self.timeout, follow_redirects=False
-            )
+        pool = self._pool
+        if pool is None or pool.closed or self._client_loop is not loop:
+            pool = self._pool = _Pool(self.timeout)
             self._client_loop = loop
-            self._guard = _closing_with_loop(client)
+            self._guard = _closing_with_loop(pool)
             await anext(self._guard)
-        return client
+        return pool
 
     def _closed_error(self) -> TransportError:
         return TransportError(
@@ -456,11 +515,10 @@ class HTTPTransport(Transport):
         return text
 
 
-async def _closing_with_loop(client: httpx.AsyncClient) -> AsyncGenerator[None, None]:
+async def _closing_with_loop(pool: _Pool) -> AsyncGenerator[None, None]:
     """Waits at its ``yield`` for good; when the event loop that started it shuts down,
-    asyncio closes it, and with it the client, inside that loop."""
+    asyncio closes it, and with it the pool's clients, inside that loop."""
     try:
         yield
     finally:
-        if not client.is_closed:
-            await client.aclose()
+        await pool.aclose()

@@ -548,21 +548,66 @@ def counted_clients(monkeypatch: pytest.MonkeyPatch) -> list[httpx.AsyncClient]:
     return made
 
 
-def test_one_client_is_made_lazily_reused_and_closed(
+def test_clients_are_made_lazily_reused_and_closed(
     counted_clients: list[httpx.AsyncClient],
 ) -> None:
     transport = ProxyTransport(URL, plugins=bare_plugins())
     assert counted_clients == []
 
     async def main() -> None:
+        for _ in range(5):  # one at a time: one client, reused
+            await transport.send(REQUEST)
+        assert len(counted_clients) == 1
         await asyncio.gather(*(transport.send(REQUEST) for _ in range(20)))
         await transport.aclose()
         await transport.aclose()  # idempotent
 
     asyncio.run(main())
-    assert len(counted_clients) == 1
-    assert counted_clients[0].is_closed
+    # 20 in flight at 8 per client (SHARD_SIZE): at most 3 clients, all closed
+    assert 1 <= len(counted_clients) <= 3
+    assert all(client.is_closed for client in counted_clients)
     assert transport.closed
+
+
+def test_concurrency_spreads_over_a_bounded_number_of_clients(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """httpcore's pool slows down quadratically with its connections: many requests in
+    flight go to several clients, SHARD_SIZE each, at most MAX_SHARDS of them."""
+    from retort.adapters._http import MAX_SHARDS, SHARD_SIZE
+
+    made: list[httpx.AsyncClient] = []
+    in_flight: dict[int, int] = {}
+    peak: dict[int, int] = {}
+    real = httpx.AsyncClient
+
+    def factory(**kwargs: Any) -> httpx.AsyncClient:
+        number = len(made)
+
+        async def slow(request: httpx.Request) -> httpx.Response:
+            in_flight[number] = in_flight.get(number, 0) + 1
+            peak[number] = max(peak.get(number, 0), in_flight[number])
+            await asyncio.sleep(0.01)
+            in_flight[number] -= 1
+            return ok()
+
+        client = real(transport=httpx.MockTransport(slow), **kwargs)
+        made.append(client)
+        return client
+
+    monkeypatch.setattr("retort.adapters._http.httpx.AsyncClient", factory)
+    transport = ProxyTransport(URL, plugins=bare_plugins())
+
+    async def main() -> None:
+        await asyncio.gather(*(transport.send(REQUEST) for _ in range(SHARD_SIZE * 4)))
+        assert len(made) == 4  # 32 in flight: four clients of eight
+        assert all(count == SHARD_SIZE for count in peak.values())
+        await asyncio.gather(*(transport.send(REQUEST) for _ in range(SHARD_SIZE * 40)))
+        await transport.aclose()
+
+    asyncio.run(main())
+    assert len(made) == MAX_SHARDS
+    assert all(client.is_closed for client in made)
 
 
 def test_each_event_loop_gets_its_own_client_closed_when_the_loop_ends(
