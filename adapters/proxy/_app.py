@@ -501,14 +501,16 @@ class ProxyServerApp(Starlette):
         self, decision: FaultDecision, scope: Any, receive: Receive, send: Send, counted: Send
     ) -> None:
         counters = self.retort.counters
+        # Read the body before any delay: a client that gives up during the delay must
+        # not turn into a ClientDisconnect (and a bogus 500) when the body is read late.
+        body = await read_body(receive)
         if decision.delay:
             counters.fault("delay")
             await asyncio.sleep(decision.delay)
         if decision.kind is None:
-            await super().__call__(scope, receive, counted)
+            await super().__call__(scope, replaying_receive(body, receive), counted)
             return
         counters.fault(f"status:{decision.status}" if decision.kind == "status" else decision.kind)
-        body = await read_body(receive)
         if decision.kind == "status":
             status = decision.status or 500
             retry_after = decision.retry_after
