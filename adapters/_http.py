@@ -400,20 +400,23 @@ class HTTPTransport(Transport):
         policy = self.policy
         started = policy.clock()
         attempt = 0
+        refused: _AttemptFailed | None = None  # the first attempt that could not connect
         while True:
             attempt += 1
             left = self.deadline - (policy.clock() - started)
             try:
                 return await self._attempt(client, content, max(0.0, min(self.timeout, left)))
             except _AttemptFailed as failed:
+                if refused is None and failed.kind is TransportConnectionError:
+                    refused = failed
                 if not failed.retryable or attempt > self.retries:
-                    self._raise(failed, attempt)
+                    self._raise(_explained(failed, refused), attempt)
                 wait = policy.wait(attempt - 1, failed.retry_after)
                 left = self.deadline - (policy.clock() - started)
                 if wait >= left:
                     prefix = f"gave up within the deadline of {self.deadline:g} s: "
                     failed.kind = TransportTimeout
-                    self._raise(failed, attempt, prefix)
+                    self._raise(_explained(failed, refused), attempt, prefix)
                 self._count_retry(failed, attempt, wait)
             await policy.sleep(wait)
 
@@ -513,6 +516,17 @@ class HTTPTransport(Transport):
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text
+
+
+def _explained(last: _AttemptFailed, refused: _AttemptFailed | None) -> _AttemptFailed:
+    """The failure to report: the last one, but when it is a timeout - say an attempt cut
+    short by the deadline - after an attempt could not connect, the connection failure is
+    what the user must fix, so its summary and advice are added."""
+    if refused is None or refused is last or last.kind is not TransportTimeout:
+        return last
+    last.summary = f"{last.summary}, after an earlier attempt failed: {refused.summary}"
+    last.advice = refused.advice
+    return last
 
 
 async def _closing_with_loop(pool: _Pool) -> AsyncGenerator[None, None]:

@@ -741,3 +741,38 @@ def test_numbers_out_of_range_fail_fast(options: dict[str, Any]) -> None:
         ProxyTransport(URL, **options)
     with pytest.raises(ConfigurationError, match=next(iter(options))):
         OpenAITransport(URL, **options)
+
+
+def test_a_deadline_cut_after_a_refused_connection_still_says_how_to_connect() -> None:
+    """The last attempt timed out only because the deadline cut it short; what the user
+    must fix is the connection, so the error keeps that failure and its advice."""
+    calls = 0
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise httpx.ConnectError("Connection refused", request=request)
+        await asyncio.sleep(5)
+        return ok()
+
+    async def main() -> None:
+        client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+        transport = ProxyTransport(
+            "http://proxy.test",
+            client=client,
+            deadline=0.3,
+            plugins=bare_plugins(),
+            policy=RetryPolicy(backoff_base=0.001, rng=random.Random(0)),
+        )
+        try:
+            with pytest.raises(TransportTimeout) as caught:
+                await transport.send(REQUEST)
+        finally:
+            await client.aclose()
+        message = str(caught.value)
+        assert "timed out" in message
+        assert "cannot connect to http://proxy.test/api/inference" in message
+        assert "SANDBOX_PROXY_URL" in message
+
+    asyncio.run(main())
