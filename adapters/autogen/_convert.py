@@ -187,22 +187,22 @@ def select_tools(
     Raises:
         ConfigurationError: ``tool_choice`` names a tool that is not in ``tools``.
     """
-    if tool_choice == "none" or not tools:
-        if isinstance(tool_choice, Tool):
-            raise ConfigurationError(
-                f"tool_choice is the tool {tool_choice.name!r} but no tools were passed; "
-                "pass it in tools too, or use tool_choice='auto'"
-            )
-        return None
-    if isinstance(tool_choice, Tool):
-        names = [tool_name(tool) for tool in tools]
-        if tool_choice.name not in names:
-            raise ConfigurationError(
-                f"tool_choice is the tool {tool_choice.name!r}, which is not among the tools "
-                f"passed ({', '.join(names)}); pass it in tools too"
-            )
-        return [tool_definition(t) for t in tools if tool_name(t) == tool_choice.name]
-    return [tool_definition(tool) for tool in tools]
+    # AutoGen's Tool is a runtime-checkable Protocol, whose isinstance() is slow: the
+    # common string choices are settled first.
+    if isinstance(tool_choice, str):
+        return None if tool_choice == "none" or not tools else [tool_definition(t) for t in tools]
+    if not tools:
+        raise ConfigurationError(
+            f"tool_choice is the tool {tool_choice.name!r} but no tools were passed; "
+            "pass it in tools too, or use tool_choice='auto'"
+        )
+    names = [tool_name(tool) for tool in tools]
+    if tool_choice.name not in names:
+        raise ConfigurationError(
+            f"tool_choice is the tool {tool_choice.name!r}, which is not among the tools "
+            f"passed ({', '.join(names)}); pass it in tools too"
+        )
+    return [tool_definition(t) for t in tools if tool_name(t) == tool_choice.name]
 
 
 # ---------------------------------------------------------------- response format
