@@ -224,7 +224,35 @@ def _excerpt(text: str | None) -> str:
     return repr(text if len(text) <= _EXCERPT else text[:_EXCERPT] + "...")
 
 
-class ScriptedTransport(Transport):
+class _Counted:
+    """What both doubles report: calls, concurrency and the replies left in the script
+    (for an agent, across its fork family, which shares the script and the counters)."""
+
+    _script: _Script
+    _gauge: _Gauge
+
+    @property
+    def calls(self) -> int:
+        """How many requests (or asks) were received."""
+        return self._gauge.calls
+
+    @property
+    def active(self) -> int:
+        """How many are in flight now."""
+        return self._gauge.active
+
+    @property
+    def peak(self) -> int:
+        """The most that were in flight at once."""
+        return self._gauge.peak
+
+    @property
+    def remaining(self) -> int | None:
+        """Replies left in the script; ``None`` for a callable or a lazy iterable."""
+        return self._script.remaining
+
+
+class ScriptedTransport(_Counted, Transport):
     """A transport that answers from a script; for tests of code that sends requests.
 
     Like a real transport it applies ``retort_before_send`` and ``retort_after_receive``
@@ -256,26 +284,6 @@ class ScriptedTransport(Transport):
         self._gauge = _Gauge()
         self.history: list[ChatRequest] = []
         self.closed = False
-
-    @property
-    def calls(self) -> int:
-        """How many requests were sent."""
-        return self._gauge.calls
-
-    @property
-    def active(self) -> int:
-        """How many requests are in flight now."""
-        return self._gauge.active
-
-    @property
-    def peak(self) -> int:
-        """The most requests that were in flight at once."""
-        return self._gauge.peak
-
-    @property
-    def remaining(self) -> int | None:
-        """Replies left in the script; ``None`` for a callable or a lazy iterable."""
-        return self._script.remaining
 
     async def send(self, request: ChatRequest) -> ChatReply:
         """Answer ``request`` with the next scripted reply, the shaping hooks around it.
@@ -328,7 +336,7 @@ class ScriptedTransport(Transport):
         self.closed = True
 
 
-class ScriptedAgent(Agent):
+class ScriptedAgent(_Counted, Agent):
     """An agent that answers from a script, with a real :class:`Context`.
 
     Args:
@@ -368,26 +376,6 @@ class ScriptedAgent(Agent):
         self.history: list[str] = []
         self.forks: list[ScriptedAgent] = []
         self.closed = False
-
-    @property
-    def calls(self) -> int:
-        """How many asks the fork family received."""
-        return self._gauge.calls
-
-    @property
-    def active(self) -> int:
-        """How many asks of the fork family are in flight now."""
-        return self._gauge.active
-
-    @property
-    def peak(self) -> int:
-        """The most asks of the fork family in flight at once."""
-        return self._gauge.peak
-
-    @property
-    def remaining(self) -> int | None:
-        """Replies left in the shared script; ``None`` for a callable or a lazy iterable."""
-        return self._script.remaining
 
     @property
     def system_message(self) -> str | None:
