@@ -537,11 +537,10 @@ def _final_reply(
 
 
 def _usage(messages: Sequence[BaseAgentEvent | BaseChatMessage]) -> Usage:
-    total = Usage()
+    prompt = completion = 0
     for message in messages:
         usage = message.models_usage
         if usage is not None:
-            total = total + Usage(
-                prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens
-            )
-    return total
+            prompt += usage.prompt_tokens
+            completion += usage.completion_tokens
+    return Usage(prompt_tokens=prompt, completion_tokens=completion)
