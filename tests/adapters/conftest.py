@@ -6,18 +6,33 @@
 - ``serve_app`` fixture (session scope) - :func:`run_app` itself, for module-scoped
   fixtures: ``with serve_app(app) as url: yield url``.
 - ``closed_url`` fixture - the base URL of a port nothing listens on (connection refused).
+- ``shared`` fixture (module scope) - one reference server per test module, serving a
+  :class:`_support.Switch` whose model each module's tests set.
+
+This folder is put on ``sys.path`` (pytest's importlib mode adds none) so the tests can
+``from _support import ...``.
 """
 
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+from _support import Switch  # noqa: E402 - needs the path above
+
+from retort.adapters.proxy import ServerHandle, serve  # noqa: E402
 
 
 def free_port() -> int:
@@ -74,3 +89,11 @@ def closed_url() -> str:
 def serve_app() -> Callable[..., AbstractContextManager[str]]:
     """:func:`run_app`, for fixtures: ``with serve_app(app) as base_url: ...``."""
     return run_app
+
+
+@pytest.fixture(scope="module")
+def shared() -> Iterator[tuple[ServerHandle, Switch]]:
+    """One reference server for the module; tests swap ``Switch.model``."""
+    switch = Switch()
+    with serve(switch) as server:
+        yield server, switch

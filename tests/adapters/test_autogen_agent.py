@@ -7,14 +7,15 @@ block CI. Nothing here touches the network or a tokenizer.
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
+from _support import bounded_run
 from autogen_agentchat.agents import AssistantAgent
 from autogen_core.model_context import (
     BufferedChatCompletionContext,
@@ -43,15 +44,10 @@ from retort.plugins.testing import ScriptedTransport
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contract"))
 from check_agent import CHECKS, check_agent
 
-T = TypeVar("T")
 SYSTEM = "You are terse."
 
 
-def _run(make: Callable[[], Awaitable[T]]) -> T:
-    async def bounded() -> T:
-        return await asyncio.wait_for(make(), 20)
-
-    return asyncio.run(bounded())
+_run = partial(bounded_run, timeout=20)
 
 
 def _agent(replies: list[Any], **options: Any) -> tuple[AutoGenAgent, ScriptedTransport]:

@@ -10,13 +10,18 @@ Every test that runs the client goes through ``_run``, which bounds it with
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any
 
 import pytest
+from _autogen_support import ADD
+from _autogen_support import calls_reply as _calls_reply
+from _autogen_support import scripted_client as _client
+from _autogen_support import tool_call as _call
+from _support import bounded_run
 from autogen_agentchat.agents import AssistantAgent
 from autogen_agentchat.base import TaskResult
 from autogen_agentchat.messages import (
@@ -35,7 +40,6 @@ from autogen_core.models import (
     SystemMessage,
     UserMessage,
 )
-from autogen_core.tools import FunctionTool
 from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -54,36 +58,7 @@ from retort.core import (
 )
 from retort.plugins.testing import ScriptedTransport
 
-T = TypeVar("T")
-
-
-def _run(factory: Callable[[], Awaitable[T]], timeout: float = 10) -> T:
-    async def bounded() -> T:
-        return await asyncio.wait_for(factory(), timeout)
-
-    return asyncio.run(bounded())
-
-
-def add(a: int, b: int) -> int:
-    """Add two integers."""
-    return a + b
-
-
-ADD = FunctionTool(add, description="Add two integers.")
-
-
-def _call(name: str = "add", arguments: str = '{"a": 1, "b": 2}') -> ToolCall:
-    call_id = stable_tool_call_id(name, json.loads(arguments))
-    return ToolCall(id=call_id, name=name, arguments=arguments)
-
-
-def _calls_reply(*calls: ToolCall, content: str | None = None) -> ChatReply:
-    return ChatReply(content=content, tool_calls=calls, finish_reason="tool_calls")
-
-
-def _client(replies: Any, **kwargs: Any) -> tuple[TransportChatCompletionClient, ScriptedTransport]:
-    transport = ScriptedTransport(replies)
-    return TransportChatCompletionClient(transport, **kwargs), transport
+_run = partial(bounded_run, timeout=10)
 
 
 async def _agent_run(client: TransportChatCompletionClient, task: str, **kwargs: Any) -> TaskResult:

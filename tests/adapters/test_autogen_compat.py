@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, Union
+from functools import partial
+from typing import Any, Union
 
 import pytest
+from _support import bounded_run
 from autogen_agentchat.agents import AssistantAgent
 
 from retort.adapters.autogen import (
@@ -27,8 +28,6 @@ from retort.adapters.autogen._compat import section_names
 from retort.core import ConfigurationError, SolveFailed, TransportStatusError
 from retort.plugins.testing import ScriptedAgent, ScriptedTransport
 
-T = TypeVar("T")
-
 TWO = """Respond in this format:
 =======THOUGHT
 <<your thought>>
@@ -43,11 +42,7 @@ THREE = """=========ANALYSIS
 <<code>>"""
 
 
-def _run(make: Callable[[], Awaitable[T]]) -> T:
-    async def bounded() -> T:
-        return await asyncio.wait_for(make(), 20)
-
-    return asyncio.run(bounded())
+_run = partial(bounded_run, timeout=20)
 
 
 def _agent(replies: list[Any]) -> tuple[AutoGenAgent, ScriptedTransport]:

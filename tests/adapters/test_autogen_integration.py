@@ -8,15 +8,12 @@ connection to a non-loopback address and any tiktoken encoding lookup fail.
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
 import itertools
-import socket
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any
 
 import pytest
-import tiktoken
+from _support import Switch, bounded_run, install_offline_guard
 from autogen_agentchat.agents import AssistantAgent
 from pydantic import BaseModel
 
@@ -30,68 +27,19 @@ from retort.adapters.proxy import (
     ProxyTransport,
     ScriptedModel,
     ServerHandle,
-    serve,
 )
 from retort.core import Expect, Run, ToolCall, consensus, solve, stable_tool_call_id
 
-T = TypeVar("T")
 ADD_ID = stable_tool_call_id("add", {"a": 2, "b": 3})
 
 
-def _run(make: Callable[[], Awaitable[T]]) -> T:
-    async def bounded() -> T:
-        return await asyncio.wait_for(make(), 30)
-
-    return asyncio.run(bounded())
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:  # a name: only "localhost" stays on the machine
-        return host == "localhost"
-
-
-class _Offline(Exception):
-    """What the guard raises when something reaches past loopback or for a tokenizer."""
+_run = partial(bounded_run, timeout=30)
 
 
 @pytest.fixture(autouse=True)
 def offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail any connection to a non-loopback address and any tiktoken encoding lookup."""
-    connect = socket.socket.connect
-
-    def loopback_only(self: socket.socket, address: Any) -> Any:
-        if isinstance(address, tuple) and not _is_loopback(str(address[0])):
-            raise _Offline(f"a connection to {address!r} was attempted")
-        return connect(self, address)
-
-    def no_tokenizer(*args: Any, **kwargs: Any) -> Any:
-        raise _Offline(f"tiktoken was asked for an encoding: {args!r}")
-
-    monkeypatch.setattr(socket.socket, "connect", loopback_only)
-    monkeypatch.setattr(tiktoken, "get_encoding", no_tokenizer)
-    monkeypatch.setattr(tiktoken, "encoding_for_model", no_tokenizer)
-
-
-class Switch:
-    """A backend delegating to ``model`` and recording requests: one server per module."""
-
-    def __init__(self) -> None:
-        self.model: Any = EchoModel()
-        self.requests: list[ModelRequest] = []
-
-    async def reply(self, request: ModelRequest) -> ModelReply:
-        self.requests.append(request)
-        reply: ModelReply = await self.model.reply(request)
-        return reply
-
-
-@pytest.fixture(scope="module")
-def shared() -> Iterator[tuple[ServerHandle, Switch]]:
-    switch = Switch()
-    with serve(switch) as server:
-        yield server, switch
+    """Nothing may reach past loopback or ask tiktoken for an encoding."""
+    install_offline_guard(monkeypatch)
 
 
 @pytest.fixture

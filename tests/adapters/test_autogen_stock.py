@@ -10,18 +10,18 @@ any tiktoken encoding lookup fail, so passing tests prove neither happens.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import ipaddress
 import json
 import socket
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from functools import partial
 from typing import Any, TypeVar
 
 import httpx2
 import openai
 import pytest
 import tiktoken
+from _support import OfflineAttempt, Switch, bounded_run, install_offline_guard
 from autogen_agentchat.agents import AssistantAgent
 from autogen_agentchat.messages import ModelClientStreamingChunkEvent
 from autogen_agentchat.ui import Console
@@ -38,13 +38,11 @@ from retort.adapters.autogen import (
 )
 from retort.adapters.autogen._stock import PLACEHOLDER_API_KEY
 from retort.adapters.proxy import (
-    EchoModel,
     ModelReply,
     ModelRequest,
     ModelToolCall,
     ProxyTransport,
     ServerHandle,
-    serve,
 )
 from retort.core import (
     ChatReply,
@@ -62,11 +60,7 @@ URL = "http://retort.invalid/v1/chat/completions"
 ADD_ID = stable_tool_call_id("add", {"a": 2, "b": 3})
 
 
-def _run(make: Callable[[], Awaitable[T]]) -> T:
-    async def bounded() -> T:
-        return await asyncio.wait_for(make(), 30)
-
-    return asyncio.run(bounded())
+_run = partial(bounded_run, timeout=30)
 
 
 @contextlib.asynccontextmanager
@@ -78,53 +72,10 @@ async def _closing(client: OpenAIChatCompletionClient) -> AsyncIterator[OpenAICh
         await client.close()
 
 
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:  # a name: only "localhost" stays on the machine
-        return host == "localhost"
-
-
-class _Offline(Exception):
-    """What the guard raises when something reaches past loopback or for a tokenizer."""
-
-
 @pytest.fixture(autouse=True)
 def offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail any connection to a non-loopback address and any tiktoken encoding lookup."""
-    connect = socket.socket.connect
-
-    def loopback_only(self: socket.socket, address: Any) -> Any:
-        if isinstance(address, tuple) and not _is_loopback(str(address[0])):
-            raise _Offline(f"a connection to {address!r} was attempted")
-        return connect(self, address)
-
-    def no_tokenizer(*args: Any, **kwargs: Any) -> Any:
-        raise _Offline(f"tiktoken was asked for an encoding: {args!r}")
-
-    monkeypatch.setattr(socket.socket, "connect", loopback_only)
-    monkeypatch.setattr(tiktoken, "get_encoding", no_tokenizer)
-    monkeypatch.setattr(tiktoken, "encoding_for_model", no_tokenizer)
-
-
-class Switch:
-    """A backend delegating to ``model``, so one module-wide server serves every test."""
-
-    def __init__(self) -> None:
-        self.model: Any = EchoModel()
-        self.requests: list[ModelRequest] = []
-
-    async def reply(self, request: ModelRequest) -> ModelReply:
-        self.requests.append(request)
-        reply: ModelReply = await self.model.reply(request)
-        return reply
-
-
-@pytest.fixture(scope="module")
-def shared() -> Iterator[tuple[ServerHandle, Switch]]:
-    switch = Switch()
-    with serve(switch) as server:
-        yield server, switch
+    """Nothing may reach past loopback or ask tiktoken for an encoding."""
+    install_offline_guard(monkeypatch)
 
 
 @pytest.fixture
@@ -398,7 +349,7 @@ def test_the_stock_client_count_tokens_would_need_tiktoken() -> None:
     # Why the docs steer token-limited contexts to TransportChatCompletionClient: the
     # stock client's count_tokens asks tiktoken (here, the guard) for an encoding.
     client = stock_proxy_client(transport=ScriptedTransport([]))
-    with pytest.raises(_Offline):
+    with pytest.raises(OfflineAttempt):
         client.count_tokens([UserMessage(content="hi", source="user")])
     _run(client.close)
 
@@ -576,7 +527,7 @@ def test_a_closed_transport_refuses_requests() -> None:
 
 def test_the_offline_guard_refuses_other_hosts() -> None:
     # 192.0.2.1 is TEST-NET-1 (RFC 5737): the guard must refuse it before any packet.
-    with socket.socket() as sock, pytest.raises(_Offline):
+    with socket.socket() as sock, pytest.raises(OfflineAttempt):
         sock.connect(("192.0.2.1", 80))
-    with pytest.raises(_Offline):
+    with pytest.raises(OfflineAttempt):
         tiktoken.get_encoding("cl100k_base")

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _support import Switch
 
 from retort.adapters.proxy._app import ServerStats
 from retort.adapters.proxy._faults import Faults
@@ -60,23 +61,6 @@ def proxy_body(content: str = "hi", agent_id: str = "coder:1", **extra: Any) -> 
 def chat_body(content: str = "hi", **extra: Any) -> dict[str, Any]:
     messages = extra.pop("messages", [{"role": "user", "content": content}])
     return {"model": "gpt-test", "messages": messages, **extra}
-
-
-class Switch:
-    """A backend delegating to ``model``, so one module-wide server serves every test."""
-
-    def __init__(self) -> None:
-        self.model: Any = EchoModel()
-
-    async def reply(self, request: ModelRequest) -> ModelReply:
-        return await self.model.reply(request)  # type: ignore[no-any-return]
-
-
-@pytest.fixture(scope="module")
-def shared() -> Iterator[tuple[ServerHandle, Switch]]:
-    switch = Switch()
-    with serve(switch) as server:
-        yield server, switch
 
 
 @pytest.fixture
