@@ -14,7 +14,7 @@ from retort.core.errors import (
 )
 from retort.core.ids import stable_tool_call_id
 from retort.parsers._fences import FencedBlock, find_fences, strip_fences
-from retort.parsers._json import STAGES, Fix, Repaired, loads, repair
+from retort.parsers._json import GUESS_KINDS, SAFE_KINDS, STAGES, Fix, Repaired, loads, repair
 from retort.parsers._sections import (
     Sections,
     normalize_section_name,
@@ -25,6 +25,8 @@ from retort.parsers._tools import extract_tool_calls
 from retort.parsers._typed import coerce, type_name
 
 __all__ = [
+    "GUESS_KINDS",
+    "SAFE_KINDS",
     "STAGES",
     "FencedBlock",
     "Fix",

@@ -79,9 +79,71 @@ from retort.parsers._json_scan import (
     strict_decoder,
 )
 
-__all__ = ["STAGES", "Fix", "Repaired", "loads", "repair"]
+__all__ = ["GUESS_KINDS", "SAFE_KINDS", "STAGES", "Fix", "Repaired", "loads", "repair"]
 
 STAGES = ("strict", "extracted", "python", "repaired")
+
+# Fixes that cannot change what the text means: taking the value out of its wrapping,
+# dialects (Python, JSON5, comments, quote styles), and closers missing at the very end.
+SAFE_KINDS = frozenset(
+    {
+        "fence",
+        "prose",
+        "whitespace",
+        "double_encoded",
+        "escaped_json",
+        "python_literal",
+        "literal_case",
+        "single_quotes",
+        "curly_quotes",
+        "tuple",
+        "python_set",
+        "python_escape",
+        "trailing_comma",
+        "extra_comma",
+        "extra_colon",
+        "comment",
+        "unquoted_key",
+        "missing_colon",
+        "missing_comma",
+        "missing_opener",
+        "closed_container",
+        "raw_newline",
+        "control_char",
+        "invalid_escape",
+        "hex_number",
+        "octal_number",
+        "binary_number",
+        "leading_zero",
+        "plus_sign",
+        "number_format",
+        "undefined",
+        "key_whitespace",
+    }
+)
+# Fixes that read an intent into the text: another reading was possible, and the value
+# may not be what the model meant. ``Repaired.guessed`` lists these.
+GUESS_KINDS = frozenset(
+    {
+        "inner_quote",
+        "unclosed_string",
+        "unquoted_value",
+        "adjacent_strings",
+        "early_closer",
+        "mismatched_closer",
+        "extra_closer",
+        "array_members",
+        "missing_value",
+        "truncated_string",
+        "truncated_literal",
+        "truncated_number",
+        "doubled_quotes",
+        "stray_quote",
+        "ellipsis",
+        "garbage",
+        "multiple_values",
+    }
+)
 
 _MAX_FIXES = 1000
 _DEPTH_WALK_LIMIT = 65536
@@ -132,20 +194,30 @@ class Repaired:
         value: the parsed value.
         stage: the stage that succeeded, one of ``STAGES``.
         fixes: every change made, in the order they were made (at most 1000).
+        guessed: the fixes that guessed at an intent (kinds in ``GUESS_KINDS``): inner
+            quotes, bare multi-word values, early closers, truncation... Empty when every
+            fix was safe (kinds in ``SAFE_KINDS``), which cannot change the meaning.
     """
 
     value: Any
     stage: str
     fixes: tuple[Fix, ...]
+    guessed: tuple[Fix, ...] = ()
+
+    @property
+    def safe(self) -> bool:
+        """Whether no fix guessed (every fix is in ``SAFE_KINDS``, or there was none)."""
+        return not self.guessed
 
 
 class _Fixes:
     """Collects fixes with positions shifted by ``offset``; keeps every kind, caps entries."""
 
-    __slots__ = ("items", "kinds", "offset")
+    __slots__ = ("guesses", "items", "kinds", "offset")
 
     def __init__(self) -> None:
         self.items: list[Fix] = []
+        self.guesses: list[Fix] = []
         self.kinds: set[str] = set()
         self.offset = 0
 
@@ -153,6 +225,8 @@ class _Fixes:
         self.kinds.add(kind)
         if len(self.items) < _MAX_FIXES:
             self.items.append(Fix(kind, position + self.offset, detail))
+        if kind not in SAFE_KINDS and len(self.guesses) < _MAX_FIXES:
+            self.guesses.append(Fix(kind, position + self.offset, detail))
 
     def stage(self) -> str:
         if not self.kinds:
@@ -237,7 +311,7 @@ def repair(
         _check_depth(text, value, max_depth)
     if decode_nested and isinstance(value, str):
         value = _decode_nested(value, fixes, decoder, max_depth)
-    return Repaired(value, fixes.stage(), tuple(fixes.items))
+    return Repaired(value, fixes.stage(), tuple(fixes.items), tuple(fixes.guesses))
 
 
 def _as_text(text: Any, max_bytes: int) -> str:
