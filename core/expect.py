@@ -20,17 +20,34 @@ from typing import Any, Literal, Union
 
 from retort import parsers
 from retort.core.errors import ConfigurationError
+from retort.core.feedback import guessed_message, not_strict_message
 
-__all__ = ["Expect", "Failure", "FailureKind", "Format", "Validator", "check_value"]
+__all__ = [
+    "Expect",
+    "Failure",
+    "FailureKind",
+    "Format",
+    "RepairMode",
+    "Validator",
+    "check_value",
+]
 
 Format = Literal["text", "sections", "json"]
 FailureKind = Literal["empty", "regex", "sections", "json", "type", "validator"]
+RepairMode = Literal["full", "safe", "strict"]
+"""Which JSON repairs a spec accepts: ``"full"`` any, ``"safe"`` only those that cannot
+change the meaning (no guess), ``"strict"`` none (the reply must be valid JSON)."""
+_REPAIR_MODES = ("full", "safe", "strict")
+# JSON failure details that are their own feedback label (``json:guessed``); the other
+# JSON details are parser stages, counted under plain ``json``.
+_JSON_LABELS = frozenset({"guessed", "not_strict"})
 Validator = Callable[[Any], Any]
 """A check of a parsed value: returns ``None``, ``True`` or ``"success"`` to accept, an
 error message (``str``) or ``False`` to reject, or raises ``ValueError`` /
 ``AssertionError`` whose message is the error. May be async."""
 
 _ACCEPT = (None, True, "success")
+_Fixes = tuple[tuple[str, int, str], ...]  # (kind, position, detail), as on Attempt
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +59,10 @@ class Failure:
             ``"validator"``: the first check that failed, in the loop's order.
         message: the precise problem, ready to be quoted to the model.
         detail: a finer kind: the section problem (``missing``, ``duplicated``,
-            ``unexpected``, ``empty``) for sections, the last parser stage tried for JSON,
-            the validator's name for spec validators, ``"plugin"`` for hook validators.
+            ``unexpected``, ``empty``) for sections; for JSON the last parser stage tried,
+            or ``guessed`` / ``not_strict`` when the spec's ``repair`` mode refused the
+            repairs the reply needed; the validator's name for spec validators,
+            ``"plugin"`` for hook validators.
         error: the exception behind it, when there is one.
     """
 
@@ -54,10 +73,13 @@ class Failure:
 
     @property
     def label(self) -> str:
-        """``kind`` or ``kind:detail``: the key feedback is counted under."""
-        return (
-            f"{self.kind}:{self.detail}" if self.detail and self.kind == "sections" else self.kind
-        )
+        """``kind`` or ``kind:detail`` (``sections:missing``, ``json:guessed``...): the key
+        feedback is counted under and templates are looked up by."""
+        if (self.kind == "sections" and self.detail) or (
+            self.kind == "json" and self.detail in _JSON_LABELS
+        ):
+            return f"{self.kind}:{self.detail}"
+        return self.kind
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "detail": self.detail, "message": self.message}
@@ -91,6 +113,11 @@ class Expect:
         allow_extra: sections: ignore sections that were not asked for.
         allow_empty: sections: accept sections with no content.
         llm_fix: JSON: let the built-in LLM fixer try JSON the parser could not repair.
+        repair: JSON: the repairs accepted (:data:`RepairMode`). ``"full"`` takes any;
+            ``"safe"`` fails a reply the parser could only read by guessing (label
+            ``json:guessed``); ``"strict"`` fails a reply that needed any fix at all
+            (``json:not_strict``). Either way the feedback names each fix by line and
+            column. Outside ``"full"`` the ``retort_repair_json`` hooks are not tried.
         tags: free labels that plugin validators can use to pick the specs they check.
     """
 
@@ -108,12 +135,14 @@ class Expect:
     allow_empty: bool = True
     llm_fix: bool = False
     tags: frozenset[str] = frozenset()
+    repair: RepairMode = "full"
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
             raise ConfigurationError(f"attempts must be 1 or more, got {self.attempts}")
         if self.format == "sections" and not self.names:
             raise ConfigurationError("a sections spec needs at least one section name")
+        self._check_repair_mode()
         for validator in self.validators:
             if not callable(validator):
                 raise ConfigurationError(f"validator {validator!r} is not callable")
@@ -123,6 +152,23 @@ class Expect:
         if isinstance(tags, str):
             raise ConfigurationError(f"tags must be a collection of labels, not {tags!r}")
         object.__setattr__(self, "tags", frozenset(self.tags))
+
+    def _check_repair_mode(self) -> None:
+        if self.repair not in _REPAIR_MODES:
+            valid = ", ".join(repr(mode) for mode in _REPAIR_MODES)
+            raise ConfigurationError(f"repair must be one of {valid}, got {self.repair!r}")
+        if self.repair == "full":
+            return
+        if self.format != "json":
+            raise ConfigurationError(
+                f"repair={self.repair!r} applies to JSON replies (Expect.json), "
+                f"not to a {self.format} spec"
+            )
+        if self.llm_fix:
+            raise ConfigurationError(
+                f"llm_fix=True rewrites JSON the parser could not read, a guess that "
+                f"repair={self.repair!r} refuses: use one or the other"
+            )
 
     # ------------------------------------------------------------------ builders
 
@@ -193,8 +239,12 @@ class Expect:
         """The first message of a solve: the task, then the format instructions."""
         return f"{task}\n\n\n{self.instructions}" if self.instructions else task
 
-    def parse(self, text: str) -> tuple[Any, str | None, tuple[tuple[str, int, str], ...]]:
-        """The format step: ``(parsed, json_stage, json_fixes)``.
+    def parse(self, text: str) -> tuple[Any, str | None, _Fixes, _Fixes]:
+        """The format step: ``(parsed, json_stage, json_fixes, json_guessed)``.
+
+        The fixes are ``(kind, position, detail)`` triples with positions into ``text``;
+        ``json_guessed`` holds those that guessed an intent (see ``retort.parsers.repair``).
+        Whether the spec accepts them is :meth:`check_repair`'s verdict.
 
         Raises:
             SectionError, JSONParseError: the reply is not in the format.
@@ -210,12 +260,31 @@ class Expect:
                 ),
                 None,
                 (),
+                (),
             )
         if self.format == "json":
             repaired = parsers.repair(text)
-            fixes = tuple((fix.kind, fix.position, fix.detail) for fix in repaired.fixes)
-            return repaired.value, repaired.stage, fixes
-        return text, None, ()
+            if not repaired.fixes:  # the common case: valid JSON, nothing to convert
+                return repaired.value, repaired.stage, (), ()
+            return (
+                repaired.value,
+                repaired.stage,
+                _triples(repaired.fixes),
+                _triples(repaired.guessed),
+            )
+        return text, None, (), ()
+
+    def check_repair(self, text: str, fixes: _Fixes, guessed: _Fixes) -> Failure | None:
+        """The :attr:`repair` mode's verdict on the fixes :meth:`parse` made: ``None`` to
+        accept, else a ``json`` failure (detail ``guessed`` or ``not_strict``) whose message
+        names each fix by line and column of ``text``."""
+        if self.repair == "full" or not fixes:
+            return None
+        if self.repair == "strict":
+            return Failure("json", not_strict_message(text, fixes), "not_strict")
+        if guessed:
+            return Failure("json", guessed_message(text, guessed), "guessed")
+        return None
 
     def fit(self, parsed: Any) -> Any:
         """The typed-parse step.
@@ -224,6 +293,10 @@ class Expect:
             TypeParseError: the value does not fit :attr:`type`.
         """
         return parsers.coerce(parsed, self.type)
+
+
+def _triples(fixes: Sequence[parsers.Fix]) -> _Fixes:
+    return tuple((fix.kind, fix.position, fix.detail) for fix in fixes)
 
 
 def _json_instructions(target: Any) -> str:

@@ -81,7 +81,8 @@ class Metrics:
     ``too_many_sections`` those among them with a duplicated or unexpected section,
     ``tool_call_failed`` tool calls that ended in an error observation,
     ``json_literal_used`` JSON that needed Python-literal parsing, ``json_llm_used`` JSON
-    an LLM repair step fixed.
+    an LLM repair step fixed. ``json_guessed`` counts replies whose JSON the parser could
+    only read by guessing (see ``Expect.repair``), whether or not the spec accepted them.
     """
 
     markdown_failed: int = 0
@@ -89,6 +90,7 @@ class Metrics:
     tool_call_failed: int = 0
     json_literal_used: int = 0
     json_llm_used: int = 0
+    json_guessed: int = 0
     attempts: int = 0
     solved: int = 0
     failed: int = 0
@@ -129,6 +131,8 @@ class Attempt:
         feedback: the message sent back to the model because of ``failure``.
         stage: the JSON repair stage that produced the value (JSON specs only), or ``"llm"``.
         fixes: what the JSON repairer changed, as ``(kind, position, detail)``.
+        guessed: those of ``fixes`` that guessed an intent (an inner quote escaped, a bare
+            value quoted, a cut-off string closed...), in the same shape.
         error: the text of a transport or agent error that ended the solve.
         sample: the consensus sample index, when the solve is one.
         started: ``time.monotonic()`` when the ask started.
@@ -142,6 +146,7 @@ class Attempt:
     feedback: str | None = None
     stage: str | None = None
     fixes: tuple[tuple[str, int, str], ...] = ()
+    guessed: tuple[tuple[str, int, str], ...] = ()
     error: str | None = None
     sample: int | None = None
     started: float = field(default_factory=time.monotonic)
@@ -171,6 +176,7 @@ class Attempt:
             "feedback": self.feedback,
             "stage": self.stage,
             "fixes": [list(fix) for fix in self.fixes],
+            "guessed": [list(fix) for fix in self.guessed],
             "error": self.error,
             "usage": self.usage.model_dump(),
             "duration": round(self.duration, 6),

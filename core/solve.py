@@ -1,7 +1,8 @@
 """The solve loop: ask, check, give precise feedback, retry.
 
 Per attempt the reply goes through, in order: present (not empty) -> regex -> format
-(sections / JSON, with the JSON repair hooks when the parser gives up) -> typed parse ->
+(sections / JSON, with the JSON repair hooks when the parser gives up, and the spec's
+``repair`` mode's verdict on the parser's fixes) -> typed parse ->
 the spec's validators -> every ``retort_validate`` hook. The first failure becomes one
 feedback message specific to its kind; the failed reply is rejected from the agent's
 context (unless the spec keeps failures) and the feedback is the next prompt, until the
@@ -162,7 +163,9 @@ async def _attempts(
         attempt.failure = failure
         last = number == expect.attempts
         if not last:
-            attempt.feedback = word_feedback(failure, expect, run.plugins)
+            attempt.feedback = word_feedback(
+                failure, expect, run.plugins, text=reply.text.strip(), guessed=attempt.guessed
+            )
             run.metrics.feedback[failure.label] += 1
         _finish(attempt, run)
         if last:
@@ -195,7 +198,7 @@ async def _evaluate(
         message = f"The reply does not match the regular expression {expect.regex.pattern!r}."
         return None, Failure("regex", message)
     try:
-        parsed, attempt.stage, attempt.fixes = expect.parse(text)
+        parsed, attempt.stage, attempt.fixes, attempt.guessed = expect.parse(text)
     except SectionError as exc:
         run.metrics.markdown_failed += 1
         if exc.duplicated or exc.unexpected:
@@ -203,7 +206,12 @@ async def _evaluate(
         return None, Failure("sections", exc.message, exc.kind, exc)
     except JSONParseError as exc:
         llm_before = run.metrics.json_llm_used
-        fixed = await _repair_with_hooks(text, exc, expect, agent, run)
+        # A repair step rewrites text the parser could not read: a guess only "full" takes.
+        fixed = (
+            await _repair_with_hooks(text, exc, expect, agent, run)
+            if expect.repair == "full"
+            else None
+        )
         if fixed is None:
             return None, Failure("json", exc.message, exc.stage, exc)
         # The built-in LLM fixer counts its own successes; any other repair step is a "hook".
@@ -213,6 +221,12 @@ async def _evaluate(
         run.metrics.repairs[attempt.stage] += 1
         if attempt.stage == "python":
             run.metrics.json_literal_used += 1
+    if attempt.fixes:
+        if attempt.guessed:
+            run.metrics.json_guessed += 1
+        refused = expect.check_repair(text, attempt.fixes, attempt.guessed)
+        if refused is not None:
+            return None, refused
     try:
         value = expect.fit(parsed)
     except TypeParseError as exc:
