@@ -52,11 +52,15 @@ Policies:
 - ``str`` input returns a value or raises :class:`JSONParseError`, nothing else. ``bytes``
   are decoded as UTF-8 first (undecodable bytes raise :class:`JSONParseError`); any other
   type raises ``TypeError``, as ``json.loads`` does.
-- Limits: more than ``max_bytes`` UTF-8 bytes, or nesting deeper than ``max_depth``,
-  raises :class:`JSONParseError` with ``stage="limits"``. On the strict path the depth
-  of a valid document is checked after ``json.loads`` for texts up to 64 KiB; larger
-  valid documents are bounded by ``json.loads``'s own recursion limit (about 1000
-  levels), because walking a large result would double the cost of the fast path.
+- Limits: more than ``max_bytes`` UTF-8 bytes raises :class:`JSONParseError` with
+  ``stage="limits"``, and so does nesting deeper than the depth limit. Depth, by
+  default (``max_depth=None``): valid JSON is bounded by ``json``'s own recursion guard
+  (about 1000 levels at the default recursion limit), so valid input costs what
+  ``json.loads`` costs; the lenient stages build at most ``DEFAULT_MAX_DEPTH`` (512)
+  levels, including the spans they hand to ``json``'s decoder. An explicit
+  ``max_depth`` is enforced on every stage, at the price of one walk over a valid
+  result that could be that deep. Nothing recurses on the depth of the input, so a
+  100,000-deep text is refused, not a crash.
 - ``Repaired.fixes`` lists at most 1000 fixes; the stage accounts for all of them.
 """
 
@@ -79,7 +83,18 @@ from retort.parsers._json_scan import (
     strict_decoder,
 )
 
-__all__ = ["GUESS_KINDS", "SAFE_KINDS", "STAGES", "Fix", "Repaired", "loads", "repair"]
+_decode = strict_decoder(True).decode
+
+__all__ = [
+    "DEFAULT_MAX_DEPTH",
+    "GUESS_KINDS",
+    "SAFE_KINDS",
+    "STAGES",
+    "Fix",
+    "Repaired",
+    "loads",
+    "repair",
+]
 
 STAGES = ("strict", "extracted", "python", "repaired")
 
@@ -146,7 +161,8 @@ GUESS_KINDS = frozenset(
 )
 
 _MAX_FIXES = 1000
-_DEPTH_WALK_LIMIT = 65536
+# The nesting the lenient stages build at most when no max_depth is given.
+DEFAULT_MAX_DEPTH = 512
 _JSON_TAGS = frozenset({"json", "json5", "jsonc", "javascript", "js"})
 _STAGE_OF_KIND = {
     "double_encoded": 0,
@@ -238,7 +254,7 @@ def loads(
     text: str | bytes,
     *,
     max_bytes: int = 10_000_000,
-    max_depth: int = 512,
+    max_depth: int | None = None,
     decode_nested: bool = True,
     allow_nan: bool = True,
 ) -> Any:
@@ -247,7 +263,9 @@ def loads(
     Args:
         text: the reply text (``bytes`` are decoded as UTF-8).
         max_bytes: the largest input accepted, in UTF-8 bytes.
-        max_depth: the deepest nesting of arrays and objects accepted.
+        max_depth: the deepest nesting of arrays and objects accepted; ``None`` (the
+            default) leaves valid JSON to ``json``'s own recursion guard and bounds the
+            lenient stages at ``DEFAULT_MAX_DEPTH`` (see the module docs).
         decode_nested: decode a top-level string that holds a JSON object or array.
         allow_nan: accept ``NaN``, ``Infinity`` and ``-Infinity``.
 
@@ -259,6 +277,15 @@ def loads(
             carries the position, line, column, stage and an excerpt.
         TypeError: ``text`` is neither ``str`` nor ``bytes``.
     """
+    # Valid JSON, the common case, costs what json's decoder costs: nothing else runs.
+    if text.__class__ is str and max_depth is None and allow_nan and len(text) * 4 <= max_bytes:
+        try:
+            value = _decode(text)
+        except (ValueError, RecursionError):
+            pass
+        else:
+            if not decode_nested or value.__class__ is not str:
+                return value
     return repair(
         text,
         max_bytes=max_bytes,
@@ -272,7 +299,7 @@ def repair(
     text: str | bytes,
     *,
     max_bytes: int = 10_000_000,
-    max_depth: int = 512,
+    max_depth: int | None = None,
     decode_nested: bool = True,
     allow_nan: bool = True,
 ) -> Repaired:
@@ -281,7 +308,7 @@ def repair(
     Args:
         text: the reply text (``bytes`` are decoded as UTF-8).
         max_bytes: the largest input accepted, in UTF-8 bytes.
-        max_depth: the deepest nesting of arrays and objects accepted.
+        max_depth: the deepest nesting of arrays and objects accepted (see :func:`loads`).
         decode_nested: decode a top-level string that holds a JSON object or array.
         allow_nan: accept ``NaN``, ``Infinity`` and ``-Infinity``.
 
@@ -296,10 +323,11 @@ def repair(
     _check_size(text, max_bytes)
     decoder = strict_decoder(allow_nan)
     fixes = _Fixes()
+    depth = DEFAULT_MAX_DEPTH if max_depth is None else max_depth
     try:
         value = decoder.decode(text)
     except (ValueError, RecursionError):
-        value = _lenient(text, fixes, decoder, max_depth, allow_nan)
+        value = _lenient(text, fixes, decoder, depth, allow_nan)
         if not fixes.kinds:
             # json.loads refused the text, yet nothing needed repair: only whitespace it
             # does not accept (a BOM, zero-width or no-break spaces), or nesting deeper
@@ -308,7 +336,8 @@ def repair(
             if odd:
                 fixes.add("whitespace", odd.start(), "ignored whitespace JSON does not allow")
     else:
-        _check_depth(text, value, max_depth)
+        if max_depth is not None:
+            _check_depth(text, value, max_depth)
     if decode_nested and isinstance(value, str):
         value = _decode_nested(value, fixes, decoder, max_depth)
     return Repaired(value, fixes.stage(), tuple(fixes.items), tuple(fixes.guesses))
@@ -348,10 +377,8 @@ def _limit_error(size: int, max_bytes: int) -> JSONParseError:
 
 
 def _check_depth(text: str, value: Any, max_depth: int) -> None:
-    """Reject a strictly valid document nested deeper than ``max_depth``."""
-    if len(text) > _DEPTH_WALK_LIMIT or len(text) <= 2 * max_depth:
-        return
-    if text.count("[") + text.count("{") <= max_depth:
+    """Reject a strictly valid document nested deeper than an explicit ``max_depth``."""
+    if len(text) <= 2 * max_depth or text.count("[") + text.count("{") <= max_depth:
         return
     if deeper_than(value, max_depth):
         raise JSONParseError(
@@ -527,7 +554,9 @@ def _skip_separators(text: str, pos: int) -> int:
     return match_end(_SEPARATORS, text, pos)
 
 
-def _decode_nested(value: str, fixes: _Fixes, decoder: json.JSONDecoder, max_depth: int) -> Any:
+def _decode_nested(
+    value: str, fixes: _Fixes, decoder: json.JSONDecoder, max_depth: int | None
+) -> Any:
     """A top-level string holding a JSON object or array, decoded (at most twice)."""
     current: Any = value
     for _ in range(2):
@@ -539,7 +568,8 @@ def _decode_nested(value: str, fixes: _Fixes, decoder: json.JSONDecoder, max_dep
         except (ValueError, RecursionError):
             return value
         if isinstance(decoded, dict | list):
-            _check_depth(inner, decoded, max_depth)
+            if max_depth is not None:
+                _check_depth(inner, decoded, max_depth)
             fixes.add("double_encoded", 0, "decoded JSON encoded inside a JSON string")
             return decoded
         if not isinstance(decoded, str):

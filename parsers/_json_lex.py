@@ -105,6 +105,10 @@ _SIMPLE_ESCAPES = {
     "'": "'",
     "\n": "",
 }
+# A complete, strictly valid JSON string; group 1 is set when it holds an escape.
+_JSON_STRING = re.compile(
+    r'"[^"\\\x00-\x1f]*+(?:(\\)(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*+)*+"'
+)
 # A single-quoted string with no escape, control character or line break: taken as is.
 _SIMPLE_SINGLE = re.compile(r"'[^'\\\x00-\x1f]*+'")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -131,13 +135,15 @@ def read_string(text: str, pos: int, ctx: int, fixes: FixSink) -> tuple[str, int
     """
     quote = text[pos]
     if quote == '"' and not _doubled(text, pos, quote):
-        try:
-            value, end = scanstring(text, pos + 1, True)
-        except ValueError:
-            pass
-        else:
+        # The regex finds a valid JSON string without raising: a failed scanstring would
+        # build a JSONDecodeError, which counts the lines from the start of the text.
+        valid = _JSON_STRING.match(text, pos)
+        if valid is not None:
+            end = valid.end()
             if ctx == KEY or _closes(text, end - 1, ctx):
-                return value, end
+                if valid.group(1) is None:
+                    return text[pos + 1 : end - 1], end
+                return scanstring(text, pos + 1, True)
     elif quote == "'":
         fixes.add("single_quotes", pos, "replaced single quotes with double quotes")
         simple = _SIMPLE_SINGLE.match(text, pos)

@@ -88,21 +88,26 @@ def strict_decoder(allow_nan: bool) -> json.JSONDecoder:
     return _DECODER if allow_nan else _DECODER_NO_NAN
 
 
+# json's decoder builds exactly these: a class check is cheaper than isinstance.
+_CONTAINERS = frozenset({dict, list})
+
+
 def deeper_than(value: Any, limit: int) -> bool:
     """Whether ``value`` nests lists and dicts more than ``limit`` levels deep.
 
     Walks level by level with a list, never recursion.
     """
-    level = [value] if isinstance(value, dict | list) else []
+    level: list[Any] = [value] if value.__class__ in _CONTAINERS else []
     depth = 0
     while level:
         depth += 1
         if depth > limit:
             return True
         children: list[Any] = []
+        extend = children.extend
         for container in level:
-            items = container.values() if isinstance(container, dict) else container
-            children.extend(x for x in items if isinstance(x, dict | list))
+            items = container.values() if container.__class__ is dict else container
+            extend([x for x in items if x.__class__ in _CONTAINERS])
         level = children
     return False
 
