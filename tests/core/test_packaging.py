@@ -66,12 +66,73 @@ def test_dev_extra_holds_the_tools_make_test_runs() -> None:
 
 @pytest.mark.parametrize("package", ["retort.core", "retort.parsers"])
 def test_public_names_are_exactly_all(package: str) -> None:
+    # dir(), not vars(): retort.core binds its names on first use (PEP 562).
     module = importlib.import_module(package)
-    public = {name for name in vars(module) if not name.startswith("_")}
+    public = {name for name in dir(module) if not name.startswith("_")}
     submodules = {name for name in public if isinstance(getattr(module, name), type(sys))}
     assert sorted(public - submodules) == sorted(module.__all__)
     for name in module.__all__:
         assert getattr(module, name) is not None
+    # Once every name is loaded, the module's own namespace holds exactly the same.
+    loaded = {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_") and not isinstance(value, type(sys))
+    }
+    assert sorted(loaded) == sorted(module.__all__)
+
+
+def _fresh(code: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_core_loads_each_name_from_the_module_that_defines_it() -> None:
+    """Lazy names are the very objects of their modules, and each loads only its module."""
+    import retort.core
+
+    for name in retort.core.__all__:
+        value = getattr(retort.core, name)
+        home = importlib.import_module(f"retort.core.{retort.core._HOME[name]}")
+        assert value is getattr(home, name), name
+    # In a fresh interpreter: the package alone loads no submodule, an error class only errors.
+    code = (
+        "import sys, retort.core\n"
+        "before = sorted(m for m in sys.modules if m.startswith('retort.core.'))\n"
+        "error = retort.core.ParseError\n"
+        "after = sorted(m for m in sys.modules if m.startswith('retort.core.'))\n"
+        "print(before, after, error.__module__, 'pydantic' in sys.modules)"
+    )
+    assert _fresh(code) == "[] ['retort.core.errors'] retort.core.errors False"
+
+
+def test_core_unknown_name_is_an_attribute_error() -> None:
+    import retort.core
+
+    with pytest.raises(AttributeError, match="no_such_name"):
+        _ = retort.core.no_such_name
+    assert not hasattr(retort.core, "no_such_name")
+
+
+@pytest.mark.parametrize("name", ["solve", "consensus"])
+def test_a_function_named_like_its_module_stays_the_function(name: str) -> None:
+    """Importing retort.core.solve (the module) must not turn retort.core.solve into it."""
+    code = (
+        f"import retort.core.{name}, retort.core\n"
+        f"from retort.core import {name}\n"
+        f"print(callable({name}), type({name}).__name__, retort.core.{name} is {name})"
+    )
+    assert _fresh(code) == "True function True"
+    # And the other order: the name first, then a module importing from the submodule.
+    code = (
+        f"from retort.core import {name}\n"
+        f"import retort.adapters.cli._solve, retort.core\n"
+        f"print(retort.core.{name} is {name}, type({name}).__name__)"
+    )
+    assert _fresh(code) == "True function"
 
 
 ARCHITECTURE_NAMES = {
@@ -120,11 +181,7 @@ def test_names_outside_checks_call_are_exported(package: str) -> None:
 def test_any_package_can_be_imported_first(first: str) -> None:
     """core and parsers import each other's leaf modules; neither order may break."""
     code = f"import {first}; import retort.core, retort.parsers; print('ok')"
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "ok"
+    assert _fresh(code) == "ok"
 
 
 def test_core_and_parsers_import_no_framework_or_network_library() -> None:
