@@ -19,7 +19,9 @@ exceptions (httpx, AutoGen, ...) at their boundary with ``raise ... from exc``.
 
 ``ParseError`` subclasses ``ValueError`` so code written against ``json.loads`` that
 catches ``ValueError`` keeps working. Messages say what was expected, what was found
-and where, because the solve loop turns them into feedback for the model.
+and where, because the solve loop turns them into feedback for the model. Input longer
+than a parser's ``max_bytes`` raises that parser's error before any reading
+(``JSONParseError`` with ``stage="limits"``, ``SectionError`` with ``kind == "limits"``...).
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ class SectionError(ParseError):
         duplicated: expected names whose header appears more than once.
         unexpected: header names that were not asked for.
         empty: expected names whose section has no content (only when empty is disallowed).
+        too_long: the reply was longer than the parser's ``max_bytes`` and was not read.
     """
 
     def __init__(
@@ -91,6 +94,7 @@ class SectionError(ParseError):
         duplicated: Sequence[str] = (),
         unexpected: Sequence[str] = (),
         empty: Sequence[str] = (),
+        too_long: bool = False,
     ) -> None:
         super().__init__(message)
         self.expected = tuple(expected)
@@ -99,13 +103,17 @@ class SectionError(ParseError):
         self.duplicated = tuple(duplicated)
         self.unexpected = tuple(unexpected)
         self.empty = tuple(empty)
+        self.too_long = too_long
 
     @property
     def kind(self) -> str:
         """The first problem, in the order the solve loop reports them.
 
-        One of ``"missing"``, ``"duplicated"``, ``"unexpected"``, ``"empty"``.
+        One of ``"limits"`` (the reply was too long to read), ``"missing"``,
+        ``"duplicated"``, ``"unexpected"``, ``"empty"``.
         """
+        if self.too_long:
+            return "limits"
         for kind in ("missing", "duplicated", "unexpected", "empty"):
             if getattr(self, kind):
                 return kind

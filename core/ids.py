@@ -9,7 +9,6 @@ second and later occurrences hash the key with an ordinal suffix (``#2``, ``#3``
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Hashable, Iterable
 from typing import Any
 
@@ -37,6 +36,9 @@ def stable_tool_call_id(name: str, arguments: Any, ordinal: int = 1) -> str:
     key = _key(name, arguments)
     if ordinal > 1:
         key = f"{key}#{ordinal}"
+    # Imported here: uuid loads platform, a few ms that `import retort.parsers` need not pay.
+    import uuid
+
     return str(uuid.uuid5(uuid.NAMESPACE_URL, key))
 
 

@@ -2,7 +2,11 @@
 
 No I/O, no asyncio, no globals. Every parser is total over ``str``: it returns a value
 or raises :class:`~retort.core.errors.ParseError` (a ``ValueError``) whose message says
-what was expected, what was found and where.
+what was expected, what was found and where. Every parser taking text checks its
+``max_bytes`` (10 MB of UTF-8 by default) before any other work.
+
+Importing this package loads neither pydantic nor asyncio: :func:`coerce` imports
+pydantic on its first call, :func:`extract_tool_calls` the message models it returns.
 """
 
 from retort.core.errors import (

@@ -11,7 +11,9 @@ Fence rules (CommonMark, made lenient for model output):
 - a one-line block (```` ```json {"a": 1}``` ````) is accepted too.
 
 The scan is a single pass over the fence lines found by one anchored regex, so the time
-is linear in the length of the text.
+is linear in the length of the text. The public functions check ``max_bytes`` first;
+:func:`scan_fences` and :func:`unfence` are the same scans for parsers that have already
+checked their input against their own limit.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["FencedBlock", "find_fences", "strip_fences"]
+from retort.core.errors import ParseError
+from retort.parsers._limits import DEFAULT_MAX_BYTES, check_size
+
+__all__ = ["FencedBlock", "find_fences", "scan_fences", "strip_fences", "unfence"]
 
 # A line that starts (after indentation) with 3+ backticks or tildes. `[^\n]*` cannot
 # backtrack past the line end, so each match costs the length of its line.
@@ -71,15 +76,25 @@ def _one_line_block(match: re.Match[str], text: str) -> FencedBlock | None:
     return FencedBlock(inner.strip(), lang, lang, match.start(), end, True)
 
 
-def find_fences(text: str) -> list[FencedBlock]:
+def find_fences(text: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[FencedBlock]:
     """Every fenced block of ``text``, in order.
 
     Args:
         text: any text; a reply from a model, usually.
+        max_bytes: the largest input accepted, in UTF-8 bytes.
 
     Returns:
-        The blocks found; empty when there is no fence. Never raises.
+        The blocks found; empty when there is no fence.
+
+    Raises:
+        ParseError: ``text`` is longer than ``max_bytes``; nothing else raises.
     """
+    check_size(text, max_bytes, ParseError)
+    return scan_fences(text)
+
+
+def scan_fences(text: str) -> list[FencedBlock]:
+    """:func:`find_fences` without the size check, for input already checked."""
     if "```" not in text and "~~~" not in text:
         return []
     blocks: list[FencedBlock] = []
@@ -134,7 +149,7 @@ def _unclosed(text: str, opener: re.Match[str]) -> FencedBlock:
     return FencedBlock(body, lang, info, opener.start(), len(text), False)
 
 
-def strip_fences(text: str) -> str:
+def strip_fences(text: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
     """The content of the fenced blocks of ``text``, without fences and surrounding prose.
 
     Several blocks are joined with a newline; text with no fence comes back stripped of
@@ -142,11 +157,21 @@ def strip_fences(text: str) -> str:
 
     Args:
         text: any text.
+        max_bytes: the largest input accepted, in UTF-8 bytes.
 
     Returns:
-        The stripped text. Never raises.
+        The stripped text.
+
+    Raises:
+        ParseError: ``text`` is longer than ``max_bytes``; nothing else raises.
     """
-    blocks = find_fences(text)
+    check_size(text, max_bytes, ParseError)
+    return unfence(text)
+
+
+def unfence(text: str) -> str:
+    """:func:`strip_fences` without the size check, for input already checked."""
+    blocks = scan_fences(text)
     if not blocks:
         return text.strip()
     return "\n".join(block.body for block in blocks).strip()

@@ -34,7 +34,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from retort.core.errors import SectionError
-from retort.parsers._fences import strip_fences
+from retort.parsers._fences import unfence
+from retort.parsers._limits import DEFAULT_MAX_BYTES, check_size
 from retort.parsers._section_scan import Scan, clean_content, normalize_section_name, scan
 
 __all__ = ["Sections", "normalize_section_name", "parse_sections", "render_sections"]
@@ -129,6 +130,7 @@ def parse_sections(
     allow_extra: bool = False,
     allow_empty: bool = True,
     marker: str = "=======",
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Sections:
     """Parse a reply made of ``=======NAME`` sections (see the module docs for the rules).
 
@@ -143,6 +145,7 @@ def parse_sections(
             rejecting them.
         allow_empty: accept sections whose content is empty.
         marker: the ``=`` run used in error messages (any run of 3+ is parsed).
+        max_bytes: the largest reply accepted, in UTF-8 bytes.
 
     Returns:
         The sections, contents in spec order whatever their order in the reply.
@@ -150,11 +153,18 @@ def parse_sections(
     Raises:
         SectionError: a section is missing, duplicated, unexpected or (with
             ``allow_empty=False``) empty; the message and attributes name every problem.
+            A reply longer than ``max_bytes`` is not read at all: ``kind`` is ``"limits"``.
         ValueError: ``names`` is empty, holds a duplicate or an invalid name, or ``marker``
             is not a run of ``=``. These are programming errors, not reply errors.
     """
     expected = _spec(names)
     _check_marker(marker)
+    check_size(
+        text,
+        max_bytes,
+        lambda message: SectionError(message, expected=expected, too_long=True),
+        what="reply",
+    )
     found = scan(text)
     if not found.headers and allow_last_only:
         return _last_only(expected, text, found, allow_empty, marker)
@@ -200,7 +210,7 @@ def _last_only(
     expected: tuple[str, ...], text: str, found: Scan, allow_empty: bool, marker: str
 ) -> Sections:
     """A reply with no header in last-only mode: all of it is the last section."""
-    content = strip_fences(text.replace("\r\n", "\n"))
+    content = unfence(text.replace("\r\n", "\n"))
     if not allow_empty and not content:
         raise _error(_Problems(empty=expected[-1:]), expected, text, found, True, marker)
     return Sections(expected[-1:], (content,), "", True)

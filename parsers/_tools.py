@@ -37,16 +37,22 @@ from __future__ import annotations
 import itertools
 import json
 import reprlib
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retort.core.errors import JSONParseError, ToolCallError
 from retort.core.ids import stable_tool_call_id
-from retort.core.messages import ToolCall
-from retort.parsers._fences import strip_fences
+from retort.parsers._fences import unfence
 from retort.parsers._json import loads
+from retort.parsers._limits import DEFAULT_MAX_BYTES, check_size
 from retort.parsers._pycall import looks_like_python_call, parse_python_calls
+
+if TYPE_CHECKING:
+    # retort.core.messages needs pydantic: it is imported on the first call instead, so
+    # that importing retort.parsers stays light.
+    from retort.core.messages import ToolCall
 
 __all__ = ["extract_tool_calls"]
 
@@ -77,13 +83,15 @@ class _Call:
     index: int | None  # position in the source list, for error messages
 
 
-def extract_tool_calls(source: Any) -> list[ToolCall]:
+def extract_tool_calls(source: Any, *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[ToolCall]:
     """The tool calls in ``source``, with JSON-text arguments and ids unique in the reply.
 
     Args:
         source: a proxy tool reply, an OpenAI message or ``tool_calls`` list, the text of
             a TOOL_CALL section (JSON or ``name(key=value)``), one call dict or a list of
             them. See the module docstring for every key variant accepted.
+        max_bytes: the largest text accepted, in UTF-8 bytes; also the limit for the
+            JSON text of each call's arguments.
 
     Returns:
         The calls, in order; never empty.
@@ -92,16 +100,21 @@ def extract_tool_calls(source: Any) -> list[ToolCall]:
         ToolCallError: the source holds no well-formed call: empty list, a call without a
             non-empty string name, a list item that is not an object, text that is not
             JSON, arguments no JSON can hold. ``index`` is set when a list item is at fault.
+            Text longer than ``max_bytes`` raises it before any parsing.
 
     Example:
         >>> [call.name for call in extract_tool_calls('{"name": "ls", "arguments": {}}')]
         ['ls']
     """
-    value = _parse_text(source) if isinstance(source, str) else source
-    return _finish(_calls_of(value))
+    if isinstance(source, str):
+        check_size(source, max_bytes, ToolCallError, what="tool-call text")
+        value = _parse_text(source, max_bytes)
+    else:
+        value = source
+    return _finish(_calls_of(value, max_bytes))
 
 
-def _parse_text(text: str) -> Any:
+def _parse_text(text: str, max_bytes: int) -> Any:
     """The JSON value (or python-call list) written in a TOOL_CALL section."""
     text = text.strip()
     if not text:
@@ -113,7 +126,7 @@ def _parse_text(text: str) -> Any:
         raise ToolCallError(f"expected {_SHAPES}, found {_describe(value)}")
     # Without a bracket no object or array can come out of the lenient parser either.
     has_container = "{" in text or "[" in text
-    body = strip_fences(text)
+    body = unfence(text)
     python_error: ToolCallError | None = None
     if looks_like_python_call(body):
         try:
@@ -127,7 +140,7 @@ def _parse_text(text: str) -> Any:
     if not has_container:
         raise ToolCallError(f"expected {_SHAPES}, found text {_excerpt(text)}")
     try:
-        value = loads(text)
+        value = loads(text, max_bytes=max_bytes)
     except JSONParseError as exc:
         if python_error is not None:
             raise python_error from exc
@@ -147,33 +160,44 @@ def _strict_json(text: str) -> Any:
         return _missing
 
 
-def _calls_of(value: Any) -> list[_Call]:
+def _calls_of(value: Any, max_bytes: int) -> list[_Call]:
     if isinstance(value, Mapping):
         if "tool_calls" in value:
-            return _calls_of_list(value["tool_calls"], "'tool_calls' to be a list of tool calls")
+            expected = "'tool_calls' to be a list of tool calls"
+            return _calls_of_list(value["tool_calls"], expected, max_bytes)
         if value.get("response_type") == "tool":
             raise ToolCallError(
                 "expected a tool reply with a non-empty 'tool_calls' list, found keys "
                 f"{_keys(value)}"
             )
-        return [_one_call(value, None)]
-    if isinstance(value, ToolCall):
-        return [_one_call(value, None)]
+        return [_one_call(value, None, max_bytes)]
+    if _is_tool_call(value):
+        return [_one_call(value, None, max_bytes)]
     if isinstance(value, list | tuple):
-        return _calls_of_list(value, "a list of tool calls")
+        return _calls_of_list(value, "a list of tool calls", max_bytes)
     raise ToolCallError(f"expected {_SHAPES}, found {_describe(value)}")
 
 
-def _calls_of_list(items: Any, expected: str) -> list[_Call]:
+def _calls_of_list(items: Any, expected: str, max_bytes: int) -> list[_Call]:
     if not isinstance(items, list | tuple):
         raise ToolCallError(f"expected {expected}, found {_describe(items)}")
     if not items:
         raise ToolCallError(f"expected {expected} with at least one call, found an empty list")
-    return [_one_call(item, index) for index, item in enumerate(items)]
+    return [_one_call(item, index, max_bytes) for index, item in enumerate(items)]
 
 
-def _one_call(item: Any, index: int | None) -> _Call:
-    if isinstance(item, ToolCall):
+def _is_tool_call(value: Any) -> bool:
+    """Whether ``value`` is a :class:`~retort.core.messages.ToolCall`, importing nothing.
+
+    No ToolCall can exist before retort.core.messages is imported, so the check needs
+    no import; only building the result (:func:`_finish`) imports pydantic.
+    """
+    messages = sys.modules.get("retort.core.messages")
+    return messages is not None and isinstance(value, messages.ToolCall)
+
+
+def _one_call(item: Any, index: int | None, max_bytes: int) -> _Call:
+    if _is_tool_call(item):
         item = {"id": item.id, "name": item.name, "arguments": item.arguments}
     if not isinstance(item, Mapping):
         raise ToolCallError(
@@ -186,7 +210,7 @@ def _one_call(item: Any, index: int | None) -> _Call:
     call_id = item.get("id")
     return _Call(
         name=_name_of(fields, index),
-        arguments=_arguments_of(fields),
+        arguments=_arguments_of(fields, max_bytes),
         id=call_id if isinstance(call_id, str) and call_id.strip() else None,
         index=index,
     )
@@ -220,14 +244,14 @@ def _encodable(text: str) -> bool:
     return True
 
 
-def _arguments_of(fields: Mapping[Any, Any]) -> Any:
+def _arguments_of(fields: Mapping[Any, Any], max_bytes: int) -> Any:
     for key in _ARGUMENT_KEYS:
         if key in fields:
-            return _decode_arguments(fields[key])
+            return _decode_arguments(fields[key], max_bytes)
     return {}
 
 
-def _decode_arguments(raw: Any) -> Any:
+def _decode_arguments(raw: Any, max_bytes: int) -> Any:
     """The arguments as a dict or list, by the rules of the module docstring."""
     if raw is None:
         return {}
@@ -249,7 +273,7 @@ def _decode_arguments(raw: Any) -> Any:
     if "{" not in raw and "[" not in raw:  # no object or array can be recovered from it
         return {"input": raw}
     try:
-        value = loads(raw)
+        value = loads(raw, max_bytes=max_bytes)
     except JSONParseError:
         return {"input": raw}
     # A lenient scalar is a guess about prose; the text itself is the more faithful value.
@@ -258,6 +282,8 @@ def _decode_arguments(raw: Any) -> Any:
 
 def _finish(calls: list[_Call]) -> list[ToolCall]:
     """Serialise the arguments and give every call an id unique in this reply."""
+    from retort.core.messages import ToolCall  # pydantic: on first use, see the imports
+
     occurrences: dict[str, int] = {}
     used: set[str] = set()
     result: list[ToolCall] = []

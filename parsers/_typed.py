@@ -18,6 +18,9 @@ an array (double-encoded replies). A target that accepts ``str`` never gets here
 string target always keeps the string.
 
 :func:`type_name` writes unions in the ``int | None`` style.
+
+pydantic is imported on the first :func:`coerce` call, not with this module, so importing
+:mod:`retort.parsers` stays light.
 """
 
 from __future__ import annotations
@@ -27,13 +30,25 @@ import functools
 import json
 import types
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, ForwardRef, Literal, Union, get_args, get_origin, is_typeddict
-
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    ForwardRef,
+    Literal,
+    Union,
+    get_args,
+    get_origin,
+    is_typeddict,
+)
 
 from retort.core.errors import ConfigurationError, FieldError, JSONParseError, TypeParseError
 from retort.parsers._json import loads
+from retort.parsers._limits import DEFAULT_MAX_BYTES, check_size
 from retort.parsers._sections import Sections
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter, ValidationError
 
 __all__ = ["coerce", "type_name"]
 
@@ -42,15 +57,17 @@ MAX_LISTED_ERRORS = 10
 
 _SEQUENCE_ORIGINS: frozenset[Any] = frozenset({tuple, list, set, frozenset, Sequence})
 _MAPPING_ORIGINS: frozenset[Any] = frozenset({dict, Mapping})
+_TEXT = (str, bytes, bytearray)  # the values max_bytes applies to
 _missing = object()
 
 
-def coerce(value: Any, target: Any) -> Any:
+def coerce(value: Any, target: Any, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
     """``value`` validated as, and converted to, ``target``.
 
     Args:
         value: a parsed value: JSON data, a string, a :class:`~retort.parsers.Sections`...
         target: any type pydantic's ``TypeAdapter`` accepts.
+        max_bytes: the largest text (``str`` or ``bytes`` value) accepted, in UTF-8 bytes.
 
     Returns:
         The value as ``target`` (a model instance, a tuple, ...).
@@ -59,13 +76,17 @@ def coerce(value: Any, target: Any) -> Any:
         TypeParseError: the value does not fit. ``errors`` holds one
             :class:`~retort.core.errors.FieldError` per problem, with paths like
             ``files[0].code``; the message lists them for the model. An exception a
-            validator raises (even a ``TypeError``) is reported the same way.
+            validator raises (even a ``TypeError``) is reported the same way. A text
+            longer than ``max_bytes`` raises it before any work, with one error of kind
+            ``"limits"``.
         ConfigurationError: pydantic cannot build a validator for ``target``.
 
     Example:
         >>> coerce('["a", "b"]', tuple[str, str])
         ('a', 'b')
     """
+    if isinstance(value, _TEXT):
+        check_size(value, max_bytes, lambda message: _limit_error(message, target))
     try:
         adapter = _cached_adapter(target)
     except TypeError:
@@ -76,13 +97,13 @@ def coerce(value: Any, target: Any) -> Any:
         value = _from_sections(value, target)
     try:
         return _validate(adapter, value, target)
-    except ValidationError as exc:
-        decoded = _json_in_text(value)
+    except _validation_error() as exc:
+        decoded = _json_in_text(value, max_bytes)
         if decoded is _missing:
             raise _mismatch(exc, target) from exc
     try:
         return _validate(adapter, decoded, target)
-    except ValidationError as exc:
+    except _validation_error() as exc:
         raise _mismatch(exc, target) from exc
 
 
@@ -90,10 +111,21 @@ def _validate(adapter: TypeAdapter[Any], value: Any, target: Any) -> Any:
     """``adapter.validate_python``, with every exception but ValidationError wrapped."""
     try:
         return adapter.validate_python(value)
-    except ValidationError:
+    except _validation_error():
         raise
     except Exception as exc:  # a validator's TypeError, a RecursionError...: never leak
         raise _unexpected(exc, target) from exc
+
+
+def _validation_error() -> type[ValidationError]:
+    """pydantic's ValidationError, for ``except`` clauses.
+
+    An ``except`` expression is evaluated only when an exception is raised, so a call that
+    validates costs no import, and pydantic is loaded by then (the adapter comes from it).
+    """
+    from pydantic import ValidationError
+
+    return ValidationError
 
 
 def type_name(target: Any) -> str:
@@ -152,6 +184,8 @@ def _cached_adapter(target: Any) -> TypeAdapter[Any]:
 
 
 def _build_adapter(target: Any) -> TypeAdapter[Any]:
+    from pydantic import TypeAdapter
+
     try:
         return TypeAdapter(target)
     except Exception as exc:  # pydantic raises several types here, TypeError among them
@@ -208,6 +242,8 @@ def _shape(target: Any, *, single: bool) -> str:
         return "str"
     if base in _SEQUENCE_ORIGINS or issubclass(base, list | tuple):
         return "sequence"
+    from pydantic import BaseModel  # loaded by now: coerce has built its adapter
+
     if (
         base in _MAPPING_ORIGINS
         or issubclass(base, dict | BaseModel)
@@ -218,7 +254,7 @@ def _shape(target: Any, *, single: bool) -> str:
     return "other"
 
 
-def _json_in_text(value: Any) -> Any:
+def _json_in_text(value: Any, max_bytes: int) -> Any:
     """The object or array a string holds (double-encoded replies), else ``_missing``."""
     if not isinstance(value, str) or ("{" not in value and "[" not in value):
         return _missing
@@ -229,7 +265,7 @@ def _json_in_text(value: Any) -> Any:
     if isinstance(decoded, dict | list):
         return decoded
     try:
-        decoded = loads(value)
+        decoded = loads(value, max_bytes=max_bytes)
     except JSONParseError:
         return _missing
     return decoded if isinstance(decoded, dict | list) else _missing
@@ -250,6 +286,11 @@ def _unexpected(exc: Exception, target: Any) -> TypeParseError:
         "", f"validation failed with {type(exc).__name__}: {_safe_str(exc)}", "exception"
     )
     return _type_error([error], target)
+
+
+def _limit_error(message: str, target: Any) -> TypeParseError:
+    name = type_name(target)
+    return TypeParseError(message, errors=[FieldError("", message, "limits")], target=name)
 
 
 def _type_error(errors: list[FieldError], target: Any) -> TypeParseError:
