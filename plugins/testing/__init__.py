@@ -8,6 +8,8 @@
 - ``retort.plugins.testing.strategies``: hypothesis strategies for section replies and
   malformed JSON, each yielding the reply text with the value it should parse to (needs
   hypothesis, in the ``testing`` extra).
+- ``retort.plugins.testing.adversarial``: ``SHAPES``, inputs of any size that make naive
+  JSON repairers quadratic or recursive, to check that a parser stays total and linear.
 """
 
 from retort.plugins.testing._scripted import (
@@ -24,6 +26,7 @@ __all__ = [
     "ScriptExhausted",
     "ScriptedAgent",
     "ScriptedTransport",
+    "adversarial",
     "contract",
     "strategies",
 ]

@@ -135,6 +135,22 @@ def test_a_function_named_like_its_module_stays_the_function(name: str) -> None:
     assert _fresh(code) == "True function"
 
 
+def test_testing_exports_its_doubles_and_its_public_submodules() -> None:
+    testing = importlib.import_module("retort.plugins.testing")
+    assert testing.__all__ == [
+        "AgentReplySpec",
+        "ReplySpec",
+        "ScriptExhausted",
+        "ScriptedAgent",
+        "ScriptedTransport",
+        "adversarial",
+        "contract",
+        "strategies",
+    ]
+    for name in testing.__all__:  # submodules are listed, imported on first use
+        assert getattr(testing, name, None) or importlib.import_module(f"{testing.__name__}.{name}")
+
+
 ARCHITECTURE_NAMES = {
     "retort.core": [
         "Expect",
