@@ -74,6 +74,7 @@ from typing import Any
 from retort.core.errors import JSONParseError
 from retort.parsers._fences import FencedBlock, find_fences
 from retort.parsers._json_lex import SPACE_CHARS, match_end
+from retort.parsers._json_norm import Normalized, normalize
 from retort.parsers._json_scan import (
     ScanError,
     deeper_than,
@@ -469,15 +470,38 @@ def _scan(
 def _parse(
     text: str, start: int, fixes: _Fixes, max_depth: int, allow_nan: bool, *, members: bool
 ) -> tuple[Any, int]:
+    normalized = normalize(
+        text, start, fixes, max_depth=max_depth, allow_nan=allow_nan, members=members
+    )
+    source, sink = (
+        (text, fixes) if normalized is None else (normalized.text, _Mapped(fixes, normalized))
+    )
     try:
-        return parse(text, start, fixes, max_depth=max_depth, allow_nan=allow_nan, members=members)
+        value, end = parse(
+            source, start, sink, max_depth=max_depth, allow_nan=allow_nan, members=members
+        )
+        return value, end if normalized is None else normalized.to_original(end)
     except ScanError as exc:
+        position = exc.position if normalized is None else normalized.to_original(exc.position)
         if exc.message:
-            line, column = _line_column(text, exc.position)
+            line, column = _line_column(text, position)
             message = f"{exc.message} at line {line}, column {column}"
         else:
-            message = _expected_value_message(text, exc.position)
-        raise _error(message, text, exc.position, exc.stage) from None
+            message = _expected_value_message(text, position)
+        raise _error(message, text, position, exc.stage) from None
+
+
+class _Mapped:
+    """Reports fixes found in the rewritten text at offsets of the original."""
+
+    __slots__ = ("fixes", "normalized")
+
+    def __init__(self, fixes: _Fixes, normalized: Normalized) -> None:
+        self.fixes = fixes
+        self.normalized = normalized
+
+    def add(self, kind: str, position: int, detail: str) -> None:
+        self.fixes.add(kind, self.normalized.to_original(position), detail)
 
 
 def _quoted_then_value(

@@ -77,18 +77,21 @@ class FixSink(Protocol):
     def add(self, kind: str, position: int, detail: str) -> None: ...
 
 
-def _body_patterns(close: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+def _body_patterns(close: str, stops: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
     q = re.escape(close)
-    # Escapes are consumed here, so only quotes and line breaks reach Python code.
+    # Escapes are consumed here, so only quotes (and ``stops``) reach Python code.
     # Possessive quantifiers: no backtracking state piles up on long runs.
-    plain = re.compile(rf"[^{q}\\\n\r]*+(?:\\.[^{q}\\\n\r]*+)*+", re.DOTALL)
+    plain = re.compile(rf"[^{q}\\{stops}]*+(?:\\.[^{q}\\{stops}]*+)*+", re.DOTALL)
     # In values, a quote glued to a word character ("He said "hi" to") cannot close the
     # string: absorbing it here keeps a run of such quotes inside one C-level match.
-    inner = re.compile(rf"[^{q}\\\n\r]*+(?:(?:\\.|{q}(?=\w))[^{q}\\\n\r]*+)*+", re.DOTALL)
+    inner = re.compile(rf"[^{q}\\{stops}]*+(?:(?:\\.|{q}(?=\w))[^{q}\\{stops}]*+)*+", re.DOTALL)
     return plain, inner
 
 
-_BODIES = {close: _body_patterns(close) for close in set(QUOTES.values())}
+# Until the first line break (which may end a string whose closing quote is missing),
+# and after it, when line breaks are only text.
+_BODIES = {close: _body_patterns(close, "\\n\\r") for close in set(QUOTES.values())}
+_BODIES_NL = {close: _body_patterns(close, "") for close in set(QUOTES.values())}
 
 _ESCAPE = re.compile(
     r"\\(?:u([0-9a-fA-F]{4})|x([0-9a-fA-F]{2})|U([0-9a-fA-F]{8})|(.)|$)", re.DOTALL
@@ -111,6 +114,8 @@ _JSON_STRING = re.compile(
 )
 # A single-quoted string with no escape, control character or line break: taken as is.
 _SIMPLE_SINGLE = re.compile(r"'[^'\\\x00-\x1f]*+'")
+# Text whose escapes are all JSON escapes, read pair by pair.
+_JSON_ESCAPES = re.compile(r'[^\\]*+(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^\\]*+)*+')
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f]")
 
@@ -194,7 +199,9 @@ def _slow_string(text: str, pos: int, ctx: int, fixes: FixSink) -> tuple[str, in
                     return _finish(text, pos, start, end, ctx, fixes), end
             if not newline:
                 fixes.add("raw_newline", i, "escaped a raw line break inside a string")
-            newline = True
+                newline = True
+                plain, inner = _BODIES_NL[close]
+                body = plain if ctx == KEY else inner
             i += 1
             continue
         if doubled and text.startswith(close, i + 1):
@@ -266,6 +273,13 @@ _UNESCAPED = {q: re.compile(rf"(?<!\\){re.escape(q)}") for q in set(QUOTES.value
 
 
 def _decode_escapes(raw: str, offset: int, fixes: FixSink) -> str:
+    if match_end(_JSON_ESCAPES, raw, 0) == len(raw) and _UNESCAPED['"'].search(raw) is None:
+        # Only JSON escapes, no quote to stop at: json's scanner decodes it (non-strict
+        # mode takes raw control characters as they are).
+        value, end = scanstring(raw + '"', 0, False)
+        if end == len(raw) + 1:
+            return value
+
     def replace(match: re.Match[str]) -> str:
         hex4, hex2, hex8, char = match.group(1, 2, 3, 4)
         if hex4 is not None:

@@ -89,8 +89,6 @@ KNOWN_MISSES: set[str] = {
     "uv-error-message",
     "uv-units",
     "uv-greeting-comma",
-    "uv-literal-word-prefix",
-    "uv-lowercase-none-and-phrase",
     # array-members
     "am-basic",
     "am-inside-object",
@@ -113,19 +111,6 @@ KNOWN_MISSES: set[str] = {
     "sf-second-string-cut",
     "sf-markdown-file-raw-in-list",
     # literal-case
-    "lc-upper-true",
-    "lc-false-variants",
-    "lc-null-variants",
-    "lc-none-upper",
-    "lc-odd-case-null",
-    "lc-quoted-stays-string",
-    "lc-array-mix",
-    "lc-odd-case-true",
-    "lc-null-vs-string",
-    "lc-trailing-comma",
-    "lc-nested",
-    "lc-at-closer",
-    "lc-list-of-objects",
     # comments
     "cm-line-comment-before-closer-continued",
     "cm-inner-closer-continued",
@@ -158,7 +143,6 @@ KNOWN_MISSES: set[str] = {
     "cf-single-object",
     "cf-dict-literal-in-raw-code",
     # realistic-mixed
-    "rm-plan-agent",
     "rm-tool-calls-unquoted",
 }
 

@@ -1,0 +1,273 @@
+"""The dialect pass: rewrite what JSON does not allow, where its meaning is certain.
+
+Most malformed replies are JSON in a dialect: Python reprs, JavaScript objects, strings
+holding raw line breaks, trailing commas. ``normalize`` copies the value, rewriting
+single quotes, Python and odd-case literals, comments, trailing commas, unquoted keys and
+raw control characters, and stops at the first spot that needs a judgement (a bare
+value, a mismatched closer...). The state machine in ``_json_scan`` then reads the
+result, and its attempts to decode whole containers with ``json``'s C decoder succeed
+wherever the dialect was the only fault. One regex match skips each run of valid JSON,
+so Python code runs once per rewritten token, bracket or string that needs a look.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from bisect import bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from retort.parsers._json_lex import ARRAY, KEY, OBJECT, FixSink, read_string
+
+__all__ = ["Normalized", "normalize"]
+
+_VALID_STRING = r'"[^"\\\x00-\x1f]*+(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*+)*+"'
+_NUMBER = r"-?(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?(?:[eE][-+]?[0-9]++)?(?![\w.])"
+_SCALAR = rf"(?:{_VALID_STRING}|{_NUMBER}|(?:true|false|null)(?![\w$]))"
+_WS = r"[ \t\r\n]*+"
+
+
+def _containers(value: str, levels: int) -> str:
+    """Valid arrays and objects of ``value`` items, nested up to ``levels`` deep."""
+    for _ in range(levels):
+        array = rf"\[{_WS}(?:{value}{_WS}(?:,{_WS}(?!\])|(?=\])))*+\]"
+        members = rf"{_VALID_STRING}{_WS}:{_WS}{value}{_WS}(?:,{_WS}(?!\}})|(?=\}}))"
+        value = rf"(?:{_SCALAR}|{array}|\{{{_WS}(?:{members})*+\}})"
+    return value
+
+
+# Valid JSON that needs no look: separators, numbers, literals, strings followed by
+# something that may follow a string (anything else could be an inner quote), and whole
+# valid containers up to three levels deep (a record of a list), skipped by one match.
+_REGULAR = (
+    rf"(?:[ \t\r\n:,]++|{_containers(_SCALAR, 3)}(?=[ \t\r\n]*+(?:[,:}}\]]|$))"
+    r"|(?:true|false|null)(?![\w$]))*+"
+)
+_STEP = re.compile(
+    _REGULAR + r"(?:(?P<open>[\[{])|(?P<close>[\]}])|(?P<quote>[\"'])"
+    r"|(?P<comment>//[^\n]*+|#[^\n]*+|/\*[^*]*+\*++(?:[^/*][^*]*+\*++)*+/)"
+    r"|(?P<word>[A-Za-z_$][\w$]*+))?"
+)
+# A single-quoted string that certainly ends at its second quote, with nothing to escape.
+_SIMPLE_SINGLE = re.compile(r"'([^'\"\\\x00-\x1f]*+)'(?=[ \t\r\n]*+[,:}\]])")
+_QUOTED_KEY = re.compile(r"""(?:"[^"\\\n]{0,200}"|'[^'\\\n]{0,200}')[ \t]*+:""")
+_KEY = re.compile(r"[A-Za-z_$][\w$.\-]*+(?=[ \t]*+:)")
+# A literal ends where a value may end.
+_ENDS_VALUE = re.compile(r"[ \t\r\n]*+(?:[,}\]]|//|/\*|#|$)")
+_LITERALS = {
+    "True": ("true", "python_literal"),
+    "False": ("false", "python_literal"),
+    "None": ("null", "python_literal"),
+    "undefined": ("null", "undefined"),
+}
+_CASED = {"true": "true", "false": "false", "null": "null", "none": "null"}
+_SPACE = " \t\r\n"
+_VALUE = frozenset({"value", "member-value"})
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    """The rewritten text, and how to map its offsets back to the original."""
+
+    text: str
+    norm: list[int]
+    orig: list[int]
+
+    def to_original(self, position: int) -> int:
+        """The offset in the original text of ``position`` in the rewritten one."""
+        k = bisect_right(self.norm, position) - 1
+        if k < 0:
+            return position
+        mapped = self.orig[k] + position - self.norm[k]
+        return min(mapped, self.orig[k + 1]) if k + 1 < len(self.orig) else mapped
+
+
+def normalize(
+    text: str,
+    start: int,
+    fixes: FixSink,
+    *,
+    max_depth: int,
+    allow_nan: bool,
+    members: bool = False,
+) -> Normalized | None:
+    """Rewrite the value starting at ``start``; None when nothing needed rewriting.
+
+    The text before ``start`` and after the value (or after the spot where the pass
+    stopped) is copied unchanged. Fixes are reported at offsets of ``text``.
+    """
+    pieces = [text[:start]]
+    # Offsets where the rewritten text (norm) and the original (orig) line up again.
+    norm, orig = [0], [0]
+    length = start
+    stack: list[str] = ["}"] if members else []
+    last = "{" if members else ""  # the last significant character written
+    pos, n = start, len(text)
+    step, add, append = _STEP.match, fixes.add, pieces.append
+
+    def replace(begin: int, end: int, new: str) -> None:
+        nonlocal length
+        norm.append(length)
+        orig.append(begin)
+        append(new)
+        length += len(new)
+        norm.append(length)
+        orig.append(end)
+
+    while pos < n:
+        match = step(text, pos)
+        kind = match.lastgroup  # type: ignore[union-attr]
+        at = match.start(kind) if kind else match.end()  # type: ignore[union-attr]
+        if at > pos:
+            j = at - 1
+            while j >= pos and text[j] in _SPACE:
+                j -= 1
+            if j >= pos:
+                last = text[j]
+                if kind == "close" and last == ",":
+                    append(text[pos:j])
+                    length += j - pos
+                    replace(j, j + 1, "")
+                    add("trailing_comma", j, f"removed ',' before {text[at]!r}")
+                    last = "v"  # what the comma followed: a value
+                    pos = j + 1
+            append(text[pos:at])
+            length += at - pos
+            pos = at
+        if kind is None:
+            break  # the end of the text, or a character only the state machine reads
+        where = _where(stack, last)
+        if where == "after" and stack and kind in ("open", "quote", "word"):
+            # [{...}\n{...}] or "a": 1\n"b": 2 - a value (or a key) whose comma is missing
+            if stack[-1] == "]" and kind != "word":
+                where = "value"
+            elif stack[-1] == "}" and (
+                (kind == "quote" and _QUOTED_KEY.match(text, at) is not None)
+                or (kind == "word" and _KEY.match(text, at) is not None)
+            ):
+                where = "key"
+            else:
+                break
+            add("missing_comma", at, "inserted ','")
+            replace(at, at, ",")
+        if kind == "open":
+            if where not in _VALUE or len(stack) >= max_depth:
+                break
+            char = text[at]
+            stack.append("}" if char == "{" else "]")
+            append(char)
+            length += 1
+            last = char
+            pos = at + 1
+        elif kind == "close":
+            char = text[at]
+            if not stack or char != stack[-1] or where in ("key-done", "member-value"):
+                break
+            stack.pop()
+            append(char)
+            length += 1
+            pos = at + 1
+            last = char
+            if not stack:
+                break  # the first value is complete: what follows is the machine's
+        elif kind == "comment":
+            comment = match.group(kind)  # type: ignore[union-attr]
+            add("comment", at, f"removed a comment {comment[:20]!r}")
+            pos = at + len(comment)
+            replace(at, pos, " ")
+        elif kind == "quote":
+            if where == "key":
+                ctx = KEY
+            elif where in _VALUE and stack:
+                ctx = OBJECT if stack[-1] == "}" else ARRAY
+            else:
+                break  # a top-level string: prose or a value, the machine decides
+            simple = _SIMPLE_SINGLE.match(text, at) if text[at] == "'" else None
+            if simple is not None:
+                end = simple.end()
+                add("single_quotes", at, "replaced single quotes with double quotes")
+                replace(at, end, f'"{simple.group(1)}"')
+            else:
+                value, end = read_string(text, at, ctx, fixes)
+                if end <= at or (ctx == KEY and not _colon_follows(text, end)):
+                    break
+                if text[at] == '"' and text[end - 1] == '"' and _is_valid(text, at, end):
+                    append(text[at:end])
+                    length += end - at
+                else:
+                    replace(at, end, _dumps(value))
+            last = "k" if ctx == KEY else '"'
+            pos = end
+        elif where == "key":  # a bare word
+            key = _KEY.match(text, at)
+            if key is None:
+                break
+            end = key.end()
+            add("unquoted_key", at, f"quoted the key {key.group()[:20]!r}")
+            replace(at, end, f'"{key.group()}"')
+            last = "k"
+            pos = end
+        else:
+            word = match.group(kind)  # type: ignore[union-attr]
+            end = at + len(word)
+            literal = _literal(word, allow_nan)
+            if where not in _VALUE or literal is None or not stack:
+                break
+            if _ENDS_VALUE.match(text, end) is None:
+                break
+            new, fix = literal
+            if fix:
+                add(fix, at, f"read {word!r} as {new}")
+                replace(at, end, new)
+            else:
+                append(word)
+                length += len(word)
+            last = "l"
+            pos = end
+    if len(norm) == 1:
+        return None
+    append(text[pos:])
+    return Normalized("".join(pieces), norm, orig)
+
+
+def _where(stack: list[str], last: str) -> str:
+    """What may come next: ``key``, ``key-done`` (its colon), ``member-value``,
+    ``value`` (in an array or at the top) or ``after`` (a separator or a closer)."""
+    if not stack:
+        return "value" if not last else "after"
+    if stack[-1] == "}":
+        if last in "{,":
+            return "key"
+        if last == ":":
+            return "member-value"
+        return "key-done" if last == "k" else "after"
+    return "value" if last in "[," else "after"
+
+
+def _literal(word: str, allow_nan: bool) -> tuple[str, str] | None:
+    if word in _LITERALS:
+        return _LITERALS[word]
+    if word in ("NaN", "Infinity"):
+        return (word, "") if allow_nan else None
+    cased = _CASED.get(word.lower())
+    if cased is None:
+        return None
+    return (cased, "literal_case")
+
+
+def _colon_follows(text: str, end: int) -> bool:
+    while end < len(text) and text[end] in " \t":
+        end += 1
+    return end < len(text) and text[end] == ":"
+
+
+_VALID = re.compile(_VALID_STRING)
+
+
+def _is_valid(text: str, start: int, end: int) -> bool:
+    match = _VALID.match(text, start, end)
+    return match is not None and match.end() == end
+
+
+_dumps: Callable[[str], str] = json.JSONEncoder(ensure_ascii=False).encode
