@@ -149,6 +149,7 @@ GUESS_KINDS = frozenset(
         "mismatched_closer",
         "extra_closer",
         "array_members",
+        "missing_closer",
         "missing_value",
         "truncated_string",
         "truncated_literal",
@@ -180,6 +181,8 @@ _STAGE_OF_KIND = {
 _SPACES = re.compile(f"[{SPACE_CHARS}]*+")
 _THINK_START, _THINK_END = "<think>", "</think>"
 _MEMBER_START = re.compile(r"""(?:"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')[ \t]*:""")
+_BARE_MEMBER = re.compile(r"[^\W\d][\w$\-]*[ \t]*:(?!//)")
+_SCALAR_ITEM = re.compile(r"""["'\-0-9]|(?:true|false|null|True|False|None)\b""")
 _LOCATION = re.compile(r" at line \d+, column \d+$")
 _ESCAPED_OPEN = re.compile(r"[{\[][ \t\r\n]*\\[\"n]")
 _ODD_SPACE = re.compile("[" + "".join(c for c in SPACE_CHARS if c not in " \t\r\n") + "]")
@@ -558,6 +561,8 @@ def _extract_strict(text: str, fixes: _Fixes, decoder: json.JSONDecoder) -> tupl
             return None
         values.append(value)
         pos = _skip_separators(text, end)
+        if _closed_early(text, end, pos, value):
+            return None  # {"a": 1}, "b": 2} - the lenient parser reopens it
         if pos < len(text) and text[pos] in "{[" and plausible_open(text, pos):
             continue
         break
@@ -568,6 +573,17 @@ def _extract_strict(text: str, fixes: _Fixes, decoder: json.JSONDecoder) -> tupl
     if _skip_ws(text, end) < len(text):
         fixes.add("prose", end, "ignored the text after the value")
     return (values[0] if len(values) == 1 else values,)
+
+
+def _closed_early(text: str, end: int, pos: int, value: Any) -> bool:
+    """Whether a comma and more members or items of ``value`` follow its closer."""
+    if pos >= len(text) or text[_skip_ws(text, end)] != ",":
+        return False
+    if isinstance(value, dict):
+        return _MEMBER_START.match(text, pos, pos + 256) is not None or (
+            _BARE_MEMBER.match(text, pos, pos + 256) is not None
+        )
+    return isinstance(value, list) and _SCALAR_ITEM.match(text, pos) is not None
 
 
 def _skip_ws(text: str, pos: int) -> int:

@@ -318,6 +318,8 @@ def _closes(text: str, i: int, ctx: int) -> bool:
         return ctx in (TUPLE, TOP)
     if char == ",":
         return _continues_after_comma(text, k + 1, ctx)
+    if char == ":" and ctx in _LISTS:
+        return True  # ["a": 1] - a list written with members; the parser reads it
     if ctx == TOP:
         return bool(gap) or not is_word_char(char)
     if char in QUOTES:

@@ -138,6 +138,8 @@ def normalize(
         if kind is None:
             break  # the end of the text, or a character only the state machine reads
         where = _where(stack, last)
+        if where == "stop":
+            break
         if where == "after" and stack and kind in ("open", "quote", "word"):
             # [{...}\n{...}] or "a": 1\n"b": 2 - a value (or a key) whose comma is missing
             if stack[-1] == "]" and kind != "word":
@@ -242,6 +244,8 @@ def _where(stack: list[str], last: str) -> str:
         if last == ":":
             return "member-value"
         return "key-done" if last == "k" else "after"
+    if last == ":":
+        return "stop"  # ["a": 1] - members in a list: the state machine reads those
     return "value" if last in "[," else "after"
 
 

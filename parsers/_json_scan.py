@@ -68,6 +68,8 @@ _LITERALS: dict[str, tuple[Any, str]] = {
     "Infinity": (float("inf"), ""),
 }
 _CLOSER_OF = {"{": "}", "[": "]", "(": ")"}
+_BARE_KEY = re.compile(r"[^\W\d][\w$\-]*[ \t]*:(?!//)")
+_SCALAR_START = re.compile(r"[-0-9]|(?:true|false|null|True|False|None)\b")
 _LOOKAHEAD_WINDOW = 128
 _PLAUSIBLE_AFTER_BRACE = re.compile(r"[ \t\r\n]*(?:[\"'“”‘}]|\n|[^\W\d][\w$\-]*[ \t]*:|$)")
 _PLAUSIBLE_AFTER_BRACKET = re.compile(
@@ -361,6 +363,12 @@ class _Parser:
         if state == TOP_FIRST:
             # Only a recognised value may start the text; anything else is prose.
             raise ScanError("", pos, "repaired")
+        frame = self.frame
+        if state == ARR_FIRST and frame.closer == "]" and _BARE_KEY.match(text, pos, pos + 128):
+            self.fixes.add("array_members", pos, "read a list of 'key: value' members as an object")
+            frame.container = {}
+            frame.state = OBJ_FIRST
+            return pos
         return self._unquoted(pos)
 
     def _unquoted(self, pos: int) -> int:
@@ -439,19 +447,30 @@ class _Parser:
         self._emit(frame.container)
 
     def _close(self, pos: int, char: str) -> int:
-        """Close the container that ``char`` ends; skip it when no open container does."""
-        if char == self.frame.closer:
+        """Close the current container with ``char``, even a closer of the other kind.
+
+        ``{"a": [1, 2}, "b": 3}``: a closer of the wrong kind is a slip for the right one
+        far more often than the end of an outer container with the inner one left open.
+        A ``)`` closes only a tuple; with none open it is dropped.
+        """
+        frame = self.frame
+        if char == frame.closer:
             self._pop()
             return pos + 1
-        if self.open_closers.get(char, 0) == 0:
+        if not self.stack or (char == ")") != (frame.closer == ")") or self._doubled_closer(pos):
             self.fixes.add("extra_closer", pos, f"removed an unmatched {char!r}")
             return pos + 1
-        while self.frame.closer != char:
-            self._drop_dangling_key()
-            self.fixes.add("closed_container", pos, f"added {self.frame.closer!r} before {char!r}")
-            self._pop()
+        self._drop_dangling_key()
+        self.fixes.add("mismatched_closer", pos, f"read {char!r} as {frame.closer!r}")
         self._pop()
         return pos + 1
+
+    def _doubled_closer(self, pos: int) -> bool:
+        """``[1]]}``: a closer no open container takes, right before the right one."""
+        if self.open_closers.get(self.text[pos], 0):
+            return False
+        nxt = match_end(_WS, self.text, pos + 1)
+        return nxt < len(self.text) and self.text[nxt] == self.frame.closer
 
     def _drop_dangling_key(self) -> None:
         frame = self.frame
@@ -480,6 +499,8 @@ class _Parser:
             return pos + 1
         if (char == "." and _ELLIPSIS.match(text, pos)) or char == "…":
             return self._ellipsis(pos, 1 if char == "…" else 3)
+        if char in "[{" and self._reopen_last_list(pos):
+            return pos  # {"rows": [[1], [2]], [3]]: the item belongs to the list before
         match = _UNQUOTED_KEY.match(text, pos)
         if match and match.end() > pos:
             frame.key = match.group()
@@ -491,6 +512,7 @@ class _Parser:
 
     def _colon(self, pos: int, char: str) -> int:
         frame = self.frame
+        bare = frame.bare_key
         if frame.bare_key:
             frame.bare_key = False
             if char in QUOTES and _QUOTED_KEY.match(self.text, pos, pos + _LOOKAHEAD_WINDOW):
@@ -510,6 +532,11 @@ class _Parser:
             frame.container = []
             frame.state = ARR_FIRST
             return frame.key_pos
+        item = frame.key
+        if char in ",]}" and not bare and self._reopen_last_list(frame.key_pos):
+            # {"items": ["x"], "y"], "k": 1} - "y" is an item of the list closed too early
+            self._emit(item)
+            return pos
         if char in ",}])":
             self.fixes.add("missing_value", pos, f"dropped the key {frame.key[:20]!r}")
             frame.state = OBJ_AFTER
@@ -524,6 +551,8 @@ class _Parser:
 
     def _after(self, pos: int, char: str) -> int:
         frame = self.frame
+        if char == ":" and frame.state == ARR_AFTER and self._members_in_list(pos):
+            return pos + 1
         if char == ",":
             self.comma = pos
             frame.state = OBJ_NEXT if frame.state == OBJ_AFTER else ARR_NEXT
@@ -550,6 +579,50 @@ class _Parser:
         self.fixes.add("garbage", pos, f"removed {self.text[pos:end][:20]!r}")
         return end
 
+    def _reopen_last_list(self, pos: int) -> bool:
+        """Reopen the list that the object's last member holds, if it does."""
+        frame = self.frame
+        if not frame.container or frame.closer != "}":
+            return False
+        key = next(reversed(frame.container))
+        last = frame.container[key]
+        if last.__class__ is not list:
+            return False
+        self.fixes.add("early_closer", pos, "reopened a list closed too early")
+        frame.key = key
+        frame.state = OBJ_VALUE  # closing the list assigns it to the same key again
+        self.stack.append(frame)
+        self.open_closers["]"] += 1
+        self.frame = _Frame(last, ARR_NEXT, "", "]")
+        return True
+
+    def _members_in_list(self, pos: int) -> bool:
+        """``["a": 1, "b": 2]``: a list written with an object's members.
+
+        A colon after the first item makes the list an object; after later items, with
+        an object around, it means the list was left open and a member of the object
+        follows (``{"a": [1, 2, "b": 3}``).
+        """
+        frame = self.frame
+        items = frame.container
+        if not items or items[-1].__class__ is not str:
+            return False
+        if len(items) == 1 and frame.closer == "]":
+            self.fixes.add("array_members", pos, "read a list of 'key: value' members as an object")
+            frame.container = {}
+            frame.key = items[0]
+            frame.state = OBJ_VALUE
+            return True
+        parent = self.stack[-1] if self.stack else None
+        if parent is None or parent.closer != "}" or parent.state != OBJ_VALUE:
+            return False
+        key = items.pop()
+        self.fixes.add("missing_closer", pos, f"closed the list before the key {key[:20]!r}")
+        self._pop()
+        self.frame.key = key
+        self.frame.state = OBJ_VALUE
+        return True
+
     def _stray_quote(self, pos: int) -> bool:
         """``12345",``: a closing quote glued to a value that never opened one."""
         text = self.text
@@ -565,6 +638,12 @@ class _Parser:
             self.fixes.add("extra_closer", pos, f"removed an unmatched {char!r}")
             return pos + 1
         nxt = match_end(_MULTI_SEPARATOR, text, pos) if char == "," else pos
+        if char == "," and self._continues(self.frame.container[-1], nxt):
+            # {"a": 1}, "b": 2} - closed too early: its members go on after the closer.
+            self.fixes.add("early_closer", pos, "reopened a container closed too early")
+            self.frame.state = TOP_FIRST
+            self._reopen(self.frame.container.pop())
+            return self._reopened(nxt)
         # Only containers are collected: a scalar before a container is prose ("Sure!").
         collect = isinstance(self.frame.container[-1], dict | list)
         if collect and nxt < len(text) and text[nxt] in "{[" and plausible_open(text, nxt):
@@ -574,6 +653,38 @@ class _Parser:
         if nxt < len(text):
             self.fixes.add("prose", pos, "ignored the text after the value")
         return -1
+
+    def _continues(self, value: Any, pos: int) -> bool:
+        """Whether ``text[pos:]`` goes on with members of ``value`` (a closed dict or list)."""
+        text = self.text
+        if pos >= len(text):
+            return False
+        if value.__class__ is dict:
+            window = pos + _LOOKAHEAD_WINDOW
+            return (
+                _QUOTED_KEY.match(text, pos, window) is not None
+                or _BARE_KEY.match(text, pos, window) is not None
+            )
+        if value.__class__ is not list:
+            return False
+        # ["a", "b"], "c", "d"] - scalars, then a closer that has no opener left
+        return text[pos] in QUOTES or _SCALAR_START.match(text, pos) is not None
+
+    def _reopen(self, container: Any) -> None:
+        """Open ``container`` again, after its last member or item."""
+        self.stack.append(self.frame)
+        if container.__class__ is dict:
+            self.open_closers["}"] += 1
+            self.frame = _Frame(container, OBJ_AFTER, "", "}")
+        else:
+            self.open_closers["]"] += 1
+            self.frame = _Frame(container, ARR_AFTER, "", "]")
+
+    def _reopened(self, pos: int) -> int:
+        """Continue a reopened container as if a comma had been read."""
+        frame = self.frame
+        frame.state = OBJ_NEXT if frame.state == OBJ_AFTER else ARR_NEXT
+        return pos
 
     def _finish(self, pos: int) -> tuple[Any, int]:
         n = len(self.text)
