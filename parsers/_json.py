@@ -77,6 +77,7 @@ from retort.parsers._json_lex import SPACE_CHARS, match_end
 from retort.parsers._json_norm import Normalized, normalize
 from retort.parsers._json_scan import (
     ScanError,
+    combine,
     deeper_than,
     find_start,
     parse,
@@ -411,18 +412,26 @@ def _lenient(
 def _lenient_body(
     text: str, fixes: _Fixes, decoder: json.JSONDecoder, max_depth: int, allow_nan: bool
 ) -> Any:
-    block = _pick_fence(text)
-    if block is not None:
-        offset = text.find(block.body, block.start)
-        fixes.add("fence", block.start, f"took the value out of a ```{block.lang} fence")
-        try:
-            return decoder.decode(block.body)
-        except (ValueError, RecursionError):
-            fixes.offset += offset
+    blocks = _pick_fences(text)
+    if len(blocks) == 1:
+        return _fenced(text, blocks[0], fixes, decoder, max_depth, allow_nan)
+    if blocks:
+        # Several fenced values: read each, then combine them as several values are.
+        values: list[Any] = []
+        error: JSONParseError | None = None
+        base = fixes.offset
+        for block in blocks:
             try:
-                return _scan(block.body, fixes, decoder, max_depth, allow_nan)
+                values.append(_fenced(text, block, fixes, decoder, max_depth, allow_nan))
             except JSONParseError as exc:
-                raise _shift(exc, text, offset) from None
+                error = error or exc
+                fixes.add("garbage", block.start, "ignored a fenced block holding no value")
+            fixes.offset = base
+        if not values and error is not None:
+            raise error
+        if len(values) > 1:
+            fixes.add("multiple_values", blocks[0].start, "combined the values of several fences")
+        return combine(values)
     extracted = _extract_strict(text, fixes, decoder)
     if extracted is not None:
         return extracted[0]
@@ -528,19 +537,40 @@ def _quoted_then_value(
     return (_parse(text, opener, fixes, max_depth, allow_nan, members=False)[0],)
 
 
-def _pick_fence(text: str) -> FencedBlock | None:
-    """The fenced block to read: tagged JSON first, else the first block holding a value."""
+def _fenced(
+    text: str,
+    block: FencedBlock,
+    fixes: _Fixes,
+    decoder: json.JSONDecoder,
+    max_depth: int,
+    allow_nan: bool,
+) -> Any:
+    """The value in one fenced block."""
+    offset = text.find(block.body, block.start)
+    fixes.add("fence", block.start, f"took the value out of a ```{block.lang} fence")
+    try:
+        return decoder.decode(block.body)
+    except (ValueError, RecursionError):
+        fixes.offset += offset
+        try:
+            return _scan(block.body, fixes, decoder, max_depth, allow_nan)
+        except JSONParseError as exc:
+            raise _shift(exc, text, offset) from None
+
+
+def _pick_fences(text: str) -> list[FencedBlock]:
+    """The fenced blocks to read: every tagged JSON one, else the first holding a value."""
     blocks = find_fences(text)
     if not blocks:
-        return None
-    for block in blocks:
-        if block.lang in _JSON_TAGS and block.body.strip():
-            return block
+        return []
+    tagged = [block for block in blocks if block.lang in _JSON_TAGS and block.body.strip()]
+    if tagged:
+        return tagged
     for block in blocks:
         body = block.body.strip()
         if body and body[0] in "{[" and plausible_open(body, 0):
-            return block
-    return None
+            return [block]
+    return []
 
 
 def _extract_strict(text: str, fixes: _Fixes, decoder: json.JSONDecoder) -> tuple[Any] | None:
@@ -572,7 +602,7 @@ def _extract_strict(text: str, fixes: _Fixes, decoder: json.JSONDecoder) -> tupl
         fixes.add("multiple_values", start, "collected several top-level values in a list")
     if _skip_ws(text, end) < len(text):
         fixes.add("prose", end, "ignored the text after the value")
-    return (values[0] if len(values) == 1 else values,)
+    return (combine(values),)
 
 
 def _closed_early(text: str, end: int, pos: int, value: Any) -> bool:

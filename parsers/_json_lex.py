@@ -23,6 +23,7 @@ __all__ = [
     "TOP",
     "TUPLE",
     "FixSink",
+    "comment_end",
     "is_word_char",
     "match_end",
     "read_number",
@@ -41,10 +42,15 @@ QUOTES = {'"': '"', "'": "'", "“": "”", "”": "”", "‘": "’", "’": "
 SPACE_CHARS = " \t\r\n\ufeff\xa0\u200b\u200c\u200d\u2060\u202f\u3000"
 _WS = re.compile(f"[{SPACE_CHARS}]*")
 _LOOKAHEAD_WINDOW = 128
-_IDENT_COLON = re.compile(r"[^\W\d][\w$\-]*[ \t]*:")
+# A bare key and its colon: words (@type, first name, x-api-key) or a number (Python).
+_IDENT_COLON = re.compile(
+    r"(?:(?:[^\W\d]|[@$])[\w$@.\-]*(?:[ \t]+[^\W\d][\w$.\-]*){0,3}|-?[0-9]+(?:\.[0-9]+)?)"
+    r"[ \t]*:(?!//)"
+)
 # A quoted key: its colon, or (colon forgotten) the start of its value.
 _KEYLIKE = re.compile(
-    r"""(?:"(?:[^"\\\n]|\\.){0,100}"|'(?:[^'\\\n]|\\.){0,100}'|[“”][^“”\n]{0,100}[“”])"""
+    r"""(?:"(?:[^"\\\n]|\\.){0,100}"|'(?:[^'\\\n]|\\.){0,100}'|[“”][^“”\n]{0,100}[“”]"""
+    r"""|[‘’][^‘’\n]{0,100}[‘’])"""
     r"""[ \t]*(?::|[{\["'0-9\-]|(?:true|false|null|True|False|None)\b)"""
 )
 _KEYLIKE_COLON = re.compile(r"\"(?:[^\"\\\n]|\\.){1,100}\"[ \t]*:")
@@ -126,6 +132,53 @@ def is_word_char(char: str) -> bool:
 
 
 def read_string(text: str, pos: int, ctx: int, fixes: FixSink) -> tuple[str, int]:
+    """Read the string whose opening quote is at ``pos``; see :func:`_read_string`.
+
+    A key comes back without the white space around it (``{"name ": 1,}`` in a
+    malformed document means ``name``).
+    """
+    value, end = _read_string(text, pos, ctx, fixes)
+    if (
+        ctx == KEY
+        and end - pos > 2
+        and (text[pos + 1] in _KEY_SPACE or text[end - 2] in _KEY_SPACE)
+    ):
+        stripped = value.strip(_KEY_SPACE)
+        fixes.add(
+            "key_whitespace", pos, f"removed the white space around the key {stripped[:20]!r}"
+        )
+        return stripped, end
+    return value, end
+
+
+_KEY_SPACE = " \t\r\n"
+
+
+def comment_end(text: str, pos: int, end: int) -> int:
+    """Where the line comment ``text[pos:end]`` really ends.
+
+    ``[1, 2 // two], "b": 3}``: a closer in the comment, followed on its line only by
+    closers and then the end of the line or a comma and the next key, ends the comment.
+    """
+    opener = _OPENER_IN_COMMENT.search(text, pos, end)
+    limit = opener.start() if opener else end  # after an opener, closers pair with it
+    closer = _CLOSER_IN_COMMENT.search(text, pos, limit)
+    while closer is not None:
+        if _REST_OF_LINE.match(text, closer.start(), end) is not None:
+            return closer.start()
+        closer = _CLOSER_IN_COMMENT.search(text, closer.end(), limit)
+    return end
+
+
+_CLOSER_IN_COMMENT = re.compile(r"[\]}]")
+_OPENER_IN_COMMENT = re.compile(r"[\[{]")
+_REST_OF_LINE = re.compile(
+    r"""[\]}](?:[ \t]*[\]}])*[ \t]*"""
+    r"""(?:,[ \t]*(?:"[^"\n]{0,100}"|'[^'\n]{0,100}'|[^\W\d][\w$\-]*)[ \t]*:.*)?\r?$"""
+)
+
+
+def _read_string(text: str, pos: int, ctx: int, fixes: FixSink) -> tuple[str, int]:
     """Read the string whose opening quote is at ``pos``; return its value and its end.
 
     Args:

@@ -18,11 +18,15 @@ from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from retort.parsers._json_lex import ARRAY, KEY, OBJECT, FixSink, read_string
+from retort.parsers._json_lex import ARRAY, KEY, OBJECT, FixSink, comment_end, read_string
 
 __all__ = ["Normalized", "normalize"]
 
 _VALID_STRING = r'"[^"\\\x00-\x1f]*+(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*+)*+"'
+# A key with white space at either end is irregular: the parser strips it.
+_KEY_STRING = (
+    r'"(?! )[^"\\\x00-\x1f]*+(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*+)*+(?<! )"'
+)
 _NUMBER = r"-?(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?(?:[eE][-+]?[0-9]++)?(?![\w.])"
 _SCALAR = rf"(?:{_VALID_STRING}|{_NUMBER}|(?:true|false|null)(?![\w$]))"
 _WS = r"[ \t\r\n]*+"
@@ -32,7 +36,7 @@ def _containers(value: str, levels: int) -> str:
     """Valid arrays and objects of ``value`` items, nested up to ``levels`` deep."""
     for _ in range(levels):
         array = rf"\[{_WS}(?:{value}{_WS}(?:,{_WS}(?!\])|(?=\])))*+\]"
-        members = rf"{_VALID_STRING}{_WS}:{_WS}{value}{_WS}(?:,{_WS}(?!\}})|(?=\}}))"
+        members = rf"{_KEY_STRING}{_WS}:{_WS}{value}{_WS}(?:,{_WS}(?!\}})|(?=\}}))"
         value = rf"(?:{_SCALAR}|{array}|\{{{_WS}(?:{members})*+\}})"
     return value
 
@@ -41,7 +45,8 @@ def _containers(value: str, levels: int) -> str:
 # something that may follow a string (anything else could be an inner quote), and whole
 # valid containers up to three levels deep (a record of a list), skipped by one match.
 _REGULAR = (
-    rf"(?:[ \t\r\n:,]++|{_containers(_SCALAR, 3)}(?=[ \t\r\n]*+(?:[,:}}\]]|$))"
+    rf"(?:[ \t\r\n:,]++|{_containers(_SCALAR, 3)}(?=[ \t\r\n]*+(?:[,}}\]]|$))"
+    rf"|{_KEY_STRING}(?=[ \t\r\n]*+:)"
     r"|(?:true|false|null)(?![\w$]))*+"
 )
 _STEP = re.compile(
@@ -174,9 +179,10 @@ def normalize(
             if not stack:
                 break  # the first value is complete: what follows is the machine's
         elif kind == "comment":
-            comment = match.group(kind)  # type: ignore[union-attr]
-            add("comment", at, f"removed a comment {comment[:20]!r}")
-            pos = at + len(comment)
+            pos = match.end()  # type: ignore[union-attr]
+            if not text.startswith("/*", at):
+                pos = comment_end(text, at, pos)
+            add("comment", at, f"removed a comment {text[at:pos][:20]!r}")
             replace(at, pos, " ")
         elif kind == "quote":
             if where == "key":
@@ -194,7 +200,12 @@ def normalize(
                 value, end = read_string(text, at, ctx, fixes)
                 if end <= at or (ctx == KEY and not _colon_follows(text, end)):
                     break
-                if text[at] == '"' and text[end - 1] == '"' and _is_valid(text, at, end):
+                if (
+                    text[at] == '"'
+                    and text[end - 1] == '"'
+                    and _is_valid(text, at, end)
+                    and (ctx != KEY or (text[at + 1] not in _SPACE and text[end - 2] not in _SPACE))
+                ):
                     append(text[at:end])
                     length += end - at
                 else:

@@ -21,13 +21,22 @@ from retort.parsers._json_lex import (
     TOP,
     TUPLE,
     FixSink,
+    comment_end,
     is_word_char,
     match_end,
     read_number,
     read_string,
 )
 
-__all__ = ["ScanError", "deeper_than", "find_start", "parse", "plausible_open", "strict_decoder"]
+__all__ = [
+    "ScanError",
+    "combine",
+    "deeper_than",
+    "find_start",
+    "parse",
+    "plausible_open",
+    "strict_decoder",
+]
 
 # Parser states. OBJ_FIRST/ARR_FIRST: just opened; *_NEXT: after a comma; *_AFTER: after
 # a member, waiting for a comma or the closer.
@@ -67,6 +76,7 @@ _LITERALS: dict[str, tuple[Any, str]] = {
     "NaN": (float("nan"), ""),
     "Infinity": (float("inf"), ""),
 }
+_ANY_CASE = {"true": True, "false": False, "null": None, "none": None}
 _CLOSER_OF = {"{": "}", "[": "]", "(": ")"}
 _BARE_KEY = re.compile(r"[^\W\d][\w$\-]*[ \t]*:(?!//)")
 _SCALAR_START = re.compile(r"[-0-9]|(?:true|false|null|True|False|None)\b")
@@ -227,8 +237,11 @@ class _Parser:
             if char in "/#":
                 comment = _COMMENT.match(text, pos)
                 if comment:
-                    self.fixes.add("comment", pos, f"removed a comment {comment.group()[:20]!r}")
-                    pos = comment.end()
+                    end = comment.end()
+                    if not text.startswith("/*", pos):
+                        end = comment_end(text, pos, end)
+                    self.fixes.add("comment", pos, f"removed a comment {text[pos:end][:20]!r}")
+                    pos = end
                     continue
             state = self.frame.state
             if state in _VALUE_STATES:
@@ -346,6 +359,11 @@ class _Parser:
             end = match.end()
             after = match_end(_AFTER_WORD, text, end)
             ends_value = after >= len(text) or text[after] in ",}])\r\n/#\"'"
+            if ends_value and word not in _LITERALS and word.lower() in _ANY_CASE:
+                value = _ANY_CASE[word.lower()]
+                self.fixes.add("literal_case", pos, f"read {word!r} as {value!r}")
+                self._emit(value)
+                return end
             if word in _LITERALS and ends_value:
                 value, kind = _LITERALS[word]
                 if kind:
@@ -699,9 +717,21 @@ class _Parser:
         values = self.frame.container
         if not values:
             raise ScanError("", self.start, "repaired")
-        if len(values) == 1:
-            return values[0], pos
-        return values, pos
+        return combine(values), pos
+
+
+def combine(values: list[Any]) -> Any:
+    """The value of a reply holding several top-level values (or fenced blocks).
+
+    One value is itself. An empty container next to real ones is noise and is dropped;
+    the rest, in order, make a list. When every value is empty, the first is kept.
+    """
+    if len(values) == 1:
+        return values[0]
+    kept = [value for value in values if value or value.__class__ not in _CONTAINERS]
+    if not kept:
+        return values[0]
+    return kept[0] if len(kept) == 1 else kept
 
 
 def _complete_literal(word: str) -> tuple[Any] | None:

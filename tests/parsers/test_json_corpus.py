@@ -81,29 +81,8 @@ KNOWN_MISSES: set[str] = {
     "sf-markdown-file-raw-in-list",
     # literal-case
     # comments
-    "cm-line-comment-before-closer-continued",
-    "cm-inner-closer-continued",
     # keys
-    "ky-trailing-space",
-    "ky-leading-raw-newline",
-    "ky-spaces-both-sides",
-    "ky-newline-and-indent-in-key",
-    "ky-numeric",
-    "ky-curly-single-quotes",
-    "ky-raw-tabs",
-    "ky-at-sign",
-    "ky-trailing-raw-newline",
-    "ky-unquoted-with-space",
     # policies
-    "po-empty-object-then-object",
-    "po-empty-array-then-object",
-    "po-all-empty",
-    "po-object-then-empty-array",
-    "po-two-fenced-blocks",
-    "po-fenced-one-empty",
-    "po-three-fenced-one-empty",
-    "po-bare-upper-true",
-    "po-empty-between",
     # create-files
     "cf-raw-code-unescaped-quotes",
     "cf-readme-with-inner-fences",
@@ -112,7 +91,6 @@ KNOWN_MISSES: set[str] = {
     "cf-single-object",
     "cf-dict-literal-in-raw-code",
     # realistic-mixed
-    "rm-tool-calls-unquoted",
 }
 
 
