@@ -58,18 +58,24 @@ def interleaved(
     ``min_sample`` is called ``number`` times per sample so that a sample lasts at least
     ``min_sample``, well above the timer's resolution. Then ``rounds`` rounds, each timing one
     sample of every callable in turn, with the garbage collector off during each sample
-    (and restored after it). ``budget`` (seconds) caps the rounds by the warm-up's estimate
-    of one round's cost, never below ``min_rounds``.
+    (and restored after it). Each round starts one callable further on (A B, B A, ...), so
+    none always runs first, right after the others' allocations were freed. ``budget``
+    (seconds) caps the rounds by the warm-up's estimate of one round's cost, never below
+    ``min_rounds``.
     """
     numbers, warm = zip(*(_calibrate(fn, min_sample) for fn in fns), strict=True)
     if budget is not None:
         cost = sum(n * seconds for n, seconds in zip(numbers, warm, strict=True))
         rounds = max(min_rounds, min(rounds, int(budget / max(cost, 1e-9))))
     samples: list[list[float]] = [[] for _ in fns]
-    for _ in range(rounds):
-        for fn, number, kept in zip(fns, numbers, samples, strict=True):
-            kept.append(_sample(fn, number) / number)
+    for turn in range(rounds):
+        for i in _rotated(len(fns), turn):
+            samples[i].append(_sample(fns[i], numbers[i]) / numbers[i])
     return Medians(tuple(statistics.median(s) for s in samples), tuple(numbers), rounds)
+
+
+def _rotated(count: int, turn: int) -> list[int]:
+    return [(turn + i) % count for i in range(count)]
 
 
 def _calibrate(fn: Callable[[], Any], min_sample: float) -> tuple[int, float]:
