@@ -260,8 +260,9 @@ print(time.perf_counter() - start, outcome)
 """
 
 
-def _probe(name: str, size: int) -> tuple[float, str] | None:
-    """One loads of the shape in a child process, or None if it outlived PROBE_TIMEOUT."""
+def _probe(name: str, size: int) -> tuple[float | None, str]:
+    """One loads of the shape in a child process: seconds (None if it did not finish in
+    PROBE_TIMEOUT or crashed) and how it ended."""
     try:
         done = subprocess.run(
             [sys.executable, "-c", _PROBE, name, str(size)],
@@ -271,11 +272,12 @@ def _probe(name: str, size: int) -> tuple[float, str] | None:
             check=False,
         )
     except subprocess.TimeoutExpired:
-        return None
-    if done.returncode != 0:  # killed outright (out of memory, a crash in C)
-        return PROBE_TIMEOUT, f"child exit {done.returncode}"
+        return None, "timeout"
+    if done.returncode != 0:  # killed outright (out of memory), or it could not even import
+        last = (done.stderr.strip().splitlines() or ["?"])[-1]
+        return None, f"child failed: {last.split(':')[0]}"
     seconds, outcome = done.stdout.split()
-    return (float(seconds), outcome) if float(seconds) <= PROBE_TIMEOUT else None
+    return (float(seconds), outcome) if float(seconds) <= PROBE_TIMEOUT else (None, "timeout")
 
 
 def _reference(name: str) -> str:
@@ -292,7 +294,7 @@ def _reference(name: str) -> str:
 
 class _Measured(NamedTuple):  # not a dataclass: run.py loads this file outside sys.modules
     small: float
-    large: float | None  # None: it outlived PROBE_TIMEOUT
+    large: float | None  # None: it outlived PROBE_TIMEOUT, or its child process failed
     outcomes: frozenset[str]
     rounds: int
 
@@ -310,11 +312,8 @@ def _measure(name: str) -> _Measured:
     small, large = _Call(loads, shape(SMALL)), _Call(loads, shape(LARGE))
     t_small = small.once()
     if t_small * (LARGE / SMALL) ** 2 > PROBE_TIMEOUT:  # quadratic growth would hang here
-        probed = _probe(name, LARGE)
-        if probed is None:
-            return _Measured(t_small, None, frozenset({small.outcome}), 1)
-        t_large, large.outcome = probed
-        if t_large > 2 * ADVERSARIAL_SECONDS:  # clearly missed: not worth more rounds
+        t_large, large.outcome = _probe(name, LARGE)
+        if t_large is None or t_large > 2 * ADVERSARIAL_SECONDS:  # not worth more rounds
             return _Measured(t_small, t_large, frozenset({small.outcome, large.outcome}), 1)
     got = _timing.interleaved([small, large], rounds=7, budget=2.0)
     outcomes = frozenset({small.outcome, large.outcome})
@@ -325,7 +324,9 @@ def bench_adversarial() -> None:
     rows = []
     for name in SHAPES:
         got = _measure(name)
-        large = f"> {PROBE_TIMEOUT:.0f} s" if got.large is None else _ms(got.large)
+        large = _ms(got.large) if got.large is not None else "-"
+        if "timeout" in got.outcomes:
+            large = f"> {PROBE_TIMEOUT:.0f} s"
         growth = "-" if got.large is None else f"{got.large / got.small:.1f}"
         outcome = " / ".join(sorted(got.outcomes))
         row = [name, _ms(got.small), large, growth, outcome, got.rounds]
