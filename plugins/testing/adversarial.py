@@ -40,7 +40,9 @@ def _repeat(head: str, unit: str, tail: str = "") -> Shape:
         count = max(1, (size - len(head) - len(tail)) // len(unit))
         return head + unit * count + tail
 
-    shape.__doc__ = f"{head!r} + {unit!r} * n" + (f" + {tail!r}" if tail else "")
+    shape.__doc__ = (
+        (f"{head!r} + " if head else "") + f"{unit!r} * n" + (f" + {tail!r}" if tail else "")
+    )
     return shape
 
 
