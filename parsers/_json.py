@@ -72,7 +72,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from retort.core.errors import JSONParseError
-from retort.parsers._fences import FencedBlock, find_fences
+from retort.parsers._fences import FencedBlock, scan_fences
 from retort.parsers._json_lex import SPACE_CHARS, match_end
 from retort.parsers._json_norm import Normalized, normalize
 from retort.parsers._json_scan import (
@@ -84,6 +84,7 @@ from retort.parsers._json_scan import (
     plausible_open,
     strict_decoder,
 )
+from retort.parsers._limits import check_size
 
 _decode = strict_decoder(True).decode
 
@@ -144,6 +145,7 @@ GUESS_KINDS = frozenset(
     {
         "inner_quote",
         "unclosed_string",
+        "mixed_quotes",
         "unquoted_value",
         "adjacent_strings",
         "early_closer",
@@ -325,7 +327,7 @@ def repair(
         TypeError: ``text`` is neither ``str`` nor ``bytes``.
     """
     text = _as_text(text, max_bytes)
-    _check_size(text, max_bytes)
+    check_size(text, max_bytes, _limits_error, what="JSON")
     decoder = strict_decoder(allow_nan)
     fixes = _Fixes()
     depth = DEFAULT_MAX_DEPTH if max_depth is None else max_depth
@@ -352,8 +354,7 @@ def _as_text(text: Any, max_bytes: int) -> str:
     if isinstance(text, str):
         return text
     if isinstance(text, bytes | bytearray):
-        if len(text) > max_bytes:
-            raise _limit_error(len(text), max_bytes)
+        check_size(text, max_bytes, _limits_error, what="JSON")
         try:
             return bytes(text).decode("utf-8-sig")
         except UnicodeDecodeError as exc:
@@ -365,20 +366,8 @@ def _as_text(text: Any, max_bytes: int) -> str:
     raise TypeError(f"the JSON text must be str or bytes, not {type(text).__name__}")
 
 
-def _check_size(text: str, max_bytes: int) -> None:
-    # Every character is 1 to 4 UTF-8 bytes: only the middle range needs encoding.
-    if len(text) * 4 <= max_bytes:
-        return
-    size = len(text) if len(text) > max_bytes else len(text.encode("utf-8", "surrogatepass"))
-    if size > max_bytes:
-        raise _limit_error(size, max_bytes)
-
-
-def _limit_error(size: int, max_bytes: int) -> JSONParseError:
-    return JSONParseError(
-        f"Expected at most max_bytes={max_bytes} bytes of JSON, found {size} or more",
-        stage="limits",
-    )
+def _limits_error(message: str) -> JSONParseError:
+    return JSONParseError(message, stage="limits")
 
 
 def _check_depth(text: str, value: Any, max_depth: int) -> None:
@@ -560,7 +549,7 @@ def _fenced(
 
 def _pick_fences(text: str) -> list[FencedBlock]:
     """The fenced blocks to read: every tagged JSON one, else the first holding a value."""
-    blocks = find_fences(text)
+    blocks = scan_fences(text)
     if not blocks:
         return []
     tagged = [block for block in blocks if block.lang in _JSON_TAGS and block.body.strip()]

@@ -42,12 +42,13 @@ QUOTES = {'"': '"', "'": "'", "“": "”", "”": "”", "‘": "’", "’": "
 SPACE_CHARS = " \t\r\n\ufeff\xa0\u200b\u200c\u200d\u2060\u202f\u3000"
 _WS = re.compile(f"[{SPACE_CHARS}]*")
 _LOOKAHEAD_WINDOW = 128
-# A bare key and its colon: words (@type, first name, x-api-key) or a number (Python).
-_IDENT_COLON = re.compile(
+# A bare key and its colon: a word (@type, x-api-key) or a number (Python dicts).
+_IDENT_COLON = re.compile(r"(?:(?:[^\W\d]|[@$])[\w$@.\-]*|-?[0-9]+(?:\.[0-9]+)?)[ \t]*:(?!//)")
+# After a comma that ends a value, a bare key may also be a few words (first name: ...).
+_WORDS_COLON = re.compile(
     r"(?:(?:[^\W\d]|[@$])[\w$@.\-]*(?:[ \t]+[^\W\d][\w$.\-]*){0,3}|-?[0-9]+(?:\.[0-9]+)?)"
     r"[ \t]*:(?!//)"
 )
-# A quoted key: its colon, or (colon forgotten) the start of its value.
 _KEYLIKE = re.compile(
     r"""(?:"(?:[^"\\\n]|\\.){0,100}"|'(?:[^'\\\n]|\\.){0,100}'|[“”][^“”\n]{0,100}[“”]"""
     r"""|[‘’][^‘’\n]{0,100}[‘’])"""
@@ -66,6 +67,9 @@ _LITERAL_START = re.compile(r"(?:true|false|null|True|False|None|NaN|-?Infinity)
 # At a raw newline inside a string: does the next line open a new member ("key": ...)?
 _NEW_MEMBER = re.compile(r"\r?\n[ \t]*\"[^\"\n]{1,100}\"[ \t]*:")
 
+
+_INDENT = re.compile(r"[ \t]*")
+_CODE_LINE_ENDS = frozenset("{[(:=,+-*/\\|&<>.;")
 
 # json's C string scanner: (text, offset after the quote, strict) -> (value, end).
 scanstring: Callable[[str, int, bool], tuple[str, int]] = _decoder.scanstring  # type: ignore[attr-defined]
@@ -89,9 +93,18 @@ def _body_patterns(close: str, stops: str) -> tuple[re.Pattern[str], re.Pattern[
     # Possessive quantifiers: no backtracking state piles up on long runs.
     plain = re.compile(rf"[^{q}\\{stops}]*+(?:\\.[^{q}\\{stops}]*+)*+", re.DOTALL)
     # In values, a quote glued to a word character ("He said "hi" to") cannot close the
-    # string: absorbing it here keeps a run of such quotes inside one C-level match.
-    inner = re.compile(rf"[^{q}\\{stops}]*+(?:(?:\\.|{q}(?=\w))[^{q}\\{stops}]*+)*+", re.DOTALL)
+    # string: absorbing it here keeps a run of such quotes inside one C-level match. Quotes
+    # of another kind stop the run too: one may close the string ({"a": 'hello", ...}).
+    qs = q + re.escape(_OTHER_CLOSERS[close])
+    inner = re.compile(
+        rf"[^{qs}\\{stops}]*+(?:(?:\\.|(?<!,)(?<!, )[{qs}](?=\w))[^{qs}\\{stops}]*+)*+",
+        re.DOTALL,
+    )
     return plain, inner
+
+
+# A string opened with one quote and closed with another: "Bob', "note": ...
+_OTHER_CLOSERS = {'"': "'”", "'": '"', "”": '"', "“": '"', "’": "'\""}
 
 
 # Until the first line break (which may end a string whose closing quote is missing),
@@ -144,6 +157,8 @@ def read_string(text: str, pos: int, ctx: int, fixes: FixSink) -> tuple[str, int
         and (text[pos + 1] in _KEY_SPACE or text[end - 2] in _KEY_SPACE)
     ):
         stripped = value.strip(_KEY_SPACE)
+        if not stripped:
+            return value, end  # a key of white space only is kept as it is
         fixes.add(
             "key_whitespace", pos, f"removed the white space around the key {stripped[:20]!r}"
         )
@@ -257,11 +272,48 @@ def _slow_string(text: str, pos: int, ctx: int, fixes: FixSink) -> tuple[str, in
                 body = plain if ctx == KEY else inner
             i += 1
             continue
+        if char != close:  # a quote of another kind: the end only before the next member
+            if _other_closes(text, i, ctx):
+                fixes.add("mixed_quotes", i, f"closed a string opened with {text[pos]!r}")
+                return _finish(text, pos, start, i, ctx, fixes), i + 1
+            i += 1
+            continue
         if doubled and text.startswith(close, i + 1):
             return _finish(text, pos, start, i, ctx, fixes), i + 2
         if ctx == KEY or _closes(text, i, ctx):
             return _finish(text, pos, start, i, ctx, fixes), i + 1
+        if ctx == OBJECT:
+            end = _unclosed_before_key(text, start, i)
+            if end >= 0:  # {"title": "Dune, "year": 1965} - the closing quote is missing
+                fixes.add("unclosed_string", end, "closed a string left open before a key")
+                return _finish(text, pos, start, end, ctx, fixes), end
         i += 1
+
+
+def _other_closes(text: str, i: int, ctx: int) -> bool:
+    """Whether a quote of another kind at ``i`` ends the string: the next member follows."""
+    k = match_end(_WS, text, i + 1)
+    if k >= len(text):
+        return False
+    # Only a comma and a quoted key are evidence enough: in code, 'x' }] is common.
+    if text[k] != ",":
+        return False
+    return _QUOTED_KEY_COLON.match(text, match_end(_WS, text, k + 1)) is not None
+
+
+_QUOTED_KEY_COLON = re.compile(
+    r"""(?:"[^"\\\n]{1,100}"|'[^'\\\n]{1,100}'|[“”][^“”\n]{1,100}[“”])[ \t]*:"""
+)
+
+
+def _unclosed_before_key(text: str, start: int, i: int) -> int:
+    """``"Dune, "year": 1965``: the offset of the comma that ended the value, or -1."""
+    j = i - 1
+    while j >= start and text[j] in " \t":
+        j -= 1
+    if j < start or text[j] != "," or not _KEYLIKE_COLON.match(text, i, i + _LOOKAHEAD_WINDOW):
+        return -1
+    return j
 
 
 def _unclosed_at_newline(text: str, start: int, i: int) -> int:
@@ -274,11 +326,21 @@ def _unclosed_at_newline(text: str, start: int, i: int) -> int:
         return -1
     line = text[start:i]
     stripped = line.rstrip()
-    # "hello,\n "b": 2 - the comma was the separator: stop before it so the parser sees it.
-    # Without that comma the next line is more likely code inside a multi-line string.
-    if '"' in line or not stripped.endswith(","):
+    if '"' in line:
         return -1
-    return start + len(stripped) - 1
+    # "hello,\n "b": 2 - the comma was the separator: stop before it so the parser sees it.
+    if stripped.endswith(","):
+        return start + len(stripped) - 1
+    # "Paris\n  "country": ... - no comma either: only a short plain line whose next line
+    # is indented like the member it belongs to (code would end in an opener or operator).
+    if not stripped or stripped[-1] in _CODE_LINE_ENDS or len(stripped) > 80:
+        return -1
+    line_start = text.rfind("\n", max(0, start - _LOOKAHEAD_WINDOW), start) + 1
+    indent = match_end(_INDENT, text, line_start) - line_start
+    next_indent = match_end(_INDENT, text, i + 1) - (i + 1)
+    if text[i] == "\r" or indent != next_indent:
+        return -1
+    return start + len(stripped)
 
 
 def _truncated(text: str, pos: int, start: int, ctx: int, fixes: FixSink) -> tuple[str, int]:
@@ -438,7 +500,7 @@ def _continues_after_comma(text: str, p: int, ctx: int) -> bool:
             return _key_follows(text, k)
         window = k + _LOOKAHEAD_WINDOW
         return (
-            _IDENT_COLON.match(text, k, window) is not None
+            _WORDS_COLON.match(text, k, window) is not None
             or _JUNK_THEN_KEY.match(text, k, window) is not None
         )
     if char in QUOTES:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -131,31 +130,30 @@ def test_malformed_documents_recover_the_value(case: tuple[str, Any]) -> None:
     assert _same(loads(text), value)
 
 
-def _bench() -> ModuleType:
-    path = Path(__file__).parents[1] / "benchmarks" / "bench_json.py"
-    spec = importlib.util.spec_from_file_location("bench_json_for_tests", path)
+def _replies() -> ModuleType:
+    path = Path(__file__).parents[1] / "benchmarks" / "_replies.py"
+    spec = importlib.util.spec_from_file_location("bench_replies_for_tests", path)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.parent))  # the bench module imports _timing
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(path.parent))
+    spec.loader.exec_module(module)
     return module
 
 
-def test_benchmark_document_recovers_every_record() -> None:
-    bench = _bench()
-    items = bench.records()
-    text = bench.malformed_document(items)
+@pytest.mark.parametrize("size", [10_000, 100_000, 1_000_000])
+def test_benchmark_replies_recover_every_record(size: int) -> None:
+    # The replies make_bench times: every complete record comes back, in order.
+    replies = _replies()
+    text, records = replies.reply(size)
     with pytest.raises(json.JSONDecodeError):
         json.loads(text)
     result = repair(text)
-    assert result.value == items
+    assert result.value[: len(records)] == records
+    assert replies.recovered(result.value, records) == len(records)
+    assert result.value[-1]["file_name"]  # and what the cut kept of the last one
     assert result.stage == "repaired"
     kinds = {fix.kind for fix in result.fixes}
-    assert {"fence", "single_quotes", "python_literal", "unquoted_key"} <= kinds
+    assert {"fence", "single_quotes", "python_literal", "unquoted_key", "raw_newline"} <= kinds
     assert {"comment", "trailing_comma", "missing_comma"} <= kinds
 
 

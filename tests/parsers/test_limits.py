@@ -224,13 +224,6 @@ def test_check_size_names_what_it_measured() -> None:
         check_size(b"x" * 11, 10, ParseError)
 
 
-# parsers/_json.py (owned by the JSON work, not edited here) calls the public, checked
-# find_fences with its default limit on the lenient path, so a limit above the default is
-# cut to 10 MB there and a plain ParseError escapes. The fix is one line in _json.py: call
-# scan_fences (the unchecked scan) instead. Remove the mark with that change.
-@pytest.mark.xfail(
-    strict=True, raises=ParseError, reason="_json.py calls find_fences instead of scan_fences"
-)
 @pytest.mark.parametrize("name", ["loads", "extract_tool_calls"])
 def test_a_limit_above_the_default_reaches_the_lenient_json_path(name: str) -> None:
     size = DEFAULT_MAX_BYTES + 100
