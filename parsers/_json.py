@@ -68,8 +68,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from retort.core.errors import JSONParseError
 from retort.parsers._fences import FencedBlock, scan_fences
@@ -194,8 +193,7 @@ _SEPARATORS = re.compile(f"[{SPACE_CHARS},]*+")
 _VALUE_FIRST = frozenset("{[\"'“”‘’")
 
 
-@dataclass(frozen=True, slots=True)
-class Fix:
+class Fix(NamedTuple):
     """One change the repair made.
 
     Attributes:
@@ -209,8 +207,7 @@ class Fix:
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
-class Repaired:
+class Repaired(NamedTuple):
     """The outcome of :func:`repair`.
 
     Attributes:

@@ -109,8 +109,17 @@ _OTHER_CLOSERS = {'"': "'”", "'": '"', "”": '"', "“": '"', "’": "'\""}
 
 # Until the first line break (which may end a string whose closing quote is missing),
 # and after it, when line breaks are only text.
-_BODIES = {close: _body_patterns(close, "\\n\\r") for close in set(QUOTES.values())}
-_BODIES_NL = {close: _body_patterns(close, "") for close in set(QUOTES.values())}
+# Compiled on first use: fourteen patterns would cost milliseconds at import.
+_BODIES: dict[tuple[str, bool], tuple[re.Pattern[str], re.Pattern[str]]] = {}
+
+
+def _bodies(close: str, newlines: bool) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The body patterns for ``close``: stopping at line breaks, or taking them."""
+    patterns = _BODIES.get((close, newlines))
+    if patterns is None:
+        patterns = _BODIES[close, newlines] = _body_patterns(close, "" if newlines else "\\n\\r")
+    return patterns
+
 
 _ESCAPE = re.compile(
     r"\\(?:u([0-9a-fA-F]{4})|x([0-9a-fA-F]{2})|U([0-9a-fA-F]{8})|(.)|$)", re.DOTALL
@@ -247,7 +256,7 @@ def _slow_string(text: str, pos: int, ctx: int, fixes: FixSink) -> tuple[str, in
     if doubled:
         start += 1
         fixes.add("doubled_quotes", pos, "removed a doubled quote around a string")
-    plain, inner = _BODIES[close]
+    plain, inner = _bodies(close, False)
     body = plain if ctx == KEY else inner
     i = start
     newline = False
@@ -268,7 +277,7 @@ def _slow_string(text: str, pos: int, ctx: int, fixes: FixSink) -> tuple[str, in
             if not newline:
                 fixes.add("raw_newline", i, "escaped a raw line break inside a string")
                 newline = True
-                plain, inner = _BODIES_NL[close]
+                plain, inner = _bodies(close, True)
                 body = plain if ctx == KEY else inner
             i += 1
             continue

@@ -16,7 +16,6 @@ import json
 import re
 from bisect import bisect_right
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from retort.parsers._json_lex import ARRAY, KEY, OBJECT, FixSink, comment_end, read_string
 
@@ -49,11 +48,21 @@ _REGULAR = (
     rf"|{_KEY_STRING}(?=[ \t\r\n]*+:)"
     r"|(?:true|false|null)(?![\w$]))*+"
 )
-_STEP = re.compile(
+_STEP_PATTERN = (
     _REGULAR + r"(?:(?P<open>[\[{])|(?P<close>[\]}])|(?P<quote>[\"'])"
     r"|(?P<comment>//[^\n]*+|#[^\n]*+|/\*[^*]*+\*++(?:[^/*][^*]*+\*++)*+/)"
     r"|(?P<word>[A-Za-z_$][\w$]*+))?"
 )
+_STEPS: list[re.Pattern[str]] = []
+
+
+def _step() -> re.Pattern[str]:
+    """The step pattern, compiled on first use (its thousands of characters cost ~10 ms)."""
+    if not _STEPS:
+        _STEPS.append(re.compile(_STEP_PATTERN))
+    return _STEPS[0]
+
+
 # A single-quoted string that certainly ends at its second quote, with nothing to escape.
 _SIMPLE_SINGLE = re.compile(r"'([^'\"\\\x00-\x1f]*+)'(?=[ \t\r\n]*+[,:}\]])")
 _QUOTED_KEY = re.compile(r"""(?:"[^"\\\n]{0,200}"|'[^'\\\n]{0,200}')[ \t]*+:""")
@@ -71,13 +80,15 @@ _SPACE = " \t\r\n"
 _VALUE = frozenset({"value", "member-value"})
 
 
-@dataclass(frozen=True, slots=True)
 class Normalized:
     """The rewritten text, and how to map its offsets back to the original."""
 
-    text: str
-    norm: list[int]
-    orig: list[int]
+    __slots__ = ("norm", "orig", "text")
+
+    def __init__(self, text: str, norm: list[int], orig: list[int]) -> None:
+        self.text = text
+        self.norm = norm
+        self.orig = orig
 
     def to_original(self, position: int) -> int:
         """The offset in the original text of ``position`` in the rewritten one."""
@@ -109,7 +120,7 @@ def normalize(
     stack: list[str] = ["}"] if members else []
     last = "{" if members else ""  # the last significant character written
     pos, n = start, len(text)
-    step, add, append = _STEP.match, fixes.add, pieces.append
+    step, add, append = _step().match, fixes.add, pieces.append
 
     def replace(begin: int, end: int, new: str) -> None:
         nonlocal length
