@@ -19,8 +19,8 @@ checked their input against their own limit.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from retort.core._records import Record, setfield
 from retort.core.errors import ParseError
 from retort.parsers._limits import DEFAULT_MAX_BYTES, check_size
 
@@ -32,9 +32,8 @@ _FENCE_LINE = re.compile(r"^[ \t]*(`{3,}|~{3,})([^\n]*)$", re.MULTILINE)
 _LANG = re.compile(r"[A-Za-z0-9_+#.\-]+")
 
 
-@dataclass(frozen=True, slots=True)
-class FencedBlock:
-    """One fenced block of a text.
+class FencedBlock(Record):
+    """One fenced block of a text; an immutable value.
 
     Attributes:
         body: the text between the fence lines, without the final newline.
@@ -45,12 +44,22 @@ class FencedBlock:
         closed: whether a closing fence was found.
     """
 
+    __match_args__ = ("body", "lang", "info", "start", "end", "closed")
+    __slots__ = __match_args__
     body: str
     lang: str
     info: str
     start: int
     end: int
     closed: bool
+
+    def __init__(self, body: str, lang: str, info: str, start: int, end: int, closed: bool) -> None:
+        setfield(self, "body", body)
+        setfield(self, "lang", lang)
+        setfield(self, "info", info)
+        setfield(self, "start", start)
+        setfield(self, "end", end)
+        setfield(self, "closed", closed)
 
 
 def _split_info(rest: str) -> tuple[str, str]:

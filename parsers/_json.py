@@ -165,6 +165,24 @@ GUESS_KINDS = frozenset(
 )
 
 _MAX_FIXES = 1000
+_GUESS_FLOOR = 1000
+_CHARS_PER_GUESS = 32
+# Guesses about the structure, not about a string's content: a flood of these is noise.
+_STRUCTURE_GUESSES = frozenset(
+    {
+        "early_closer",
+        "mismatched_closer",
+        "extra_closer",
+        "missing_closer",
+        "array_members",
+        "missing_value",
+        "truncated_literal",
+        "truncated_number",
+        "stray_quote",
+        "ellipsis",
+        "garbage",
+    }
+)
 # The nesting the lenient stages build at most when no max_depth is given.
 DEFAULT_MAX_DEPTH = 512
 _JSON_TAGS = frozenset({"json", "json5", "jsonc", "javascript", "js"})
@@ -233,20 +251,36 @@ class Repaired(NamedTuple):
 class _Fixes:
     """Collects fixes with positions shifted by ``offset``; keeps every kind, caps entries."""
 
-    __slots__ = ("guesses", "items", "kinds", "offset")
+    __slots__ = ("guess_limit", "guesses", "items", "kinds", "offset", "total_guesses")
 
-    def __init__(self) -> None:
+    def __init__(self, length: int = 0) -> None:
         self.items: list[Fix] = []
         self.guesses: list[Fix] = []
         self.kinds: set[str] = set()
         self.offset = 0
+        self.total_guesses = 0
+        # A text that needs a guess about its structure every few characters is not JSON
+        # that went wrong: past this many, reading it would only spend time on noise.
+        self.guess_limit = max(_GUESS_FLOOR, length // _CHARS_PER_GUESS)
 
     def add(self, kind: str, position: int, detail: str) -> None:
         self.kinds.add(kind)
         if len(self.items) < _MAX_FIXES:
             self.items.append(Fix(kind, position + self.offset, detail))
-        if kind not in SAFE_KINDS and len(self.guesses) < _MAX_FIXES:
-            self.guesses.append(Fix(kind, position + self.offset, detail))
+        if kind not in SAFE_KINDS:
+            if len(self.guesses) < _MAX_FIXES:
+                self.guesses.append(Fix(kind, position + self.offset, detail))
+            if kind not in _STRUCTURE_GUESSES:
+                return
+            self.total_guesses += 1
+            if self.total_guesses > self.guess_limit:
+                raise JSONParseError(
+                    f"Expected JSON, found text that needs more than {self.guess_limit} "
+                    f"guesses about its structure (one every {_CHARS_PER_GUESS} characters "
+                    "or more) to read as JSON: it is not a JSON value",
+                    position=position + self.offset,
+                    stage="repaired",
+                )
 
     def stage(self) -> str:
         if not self.kinds:
@@ -326,7 +360,7 @@ def repair(
     text = _as_text(text, max_bytes)
     check_size(text, max_bytes, _limits_error, what="JSON")
     decoder = strict_decoder(allow_nan)
-    fixes = _Fixes()
+    fixes = _Fixes(len(text))
     depth = DEFAULT_MAX_DEPTH if max_depth is None else max_depth
     try:
         value = decoder.decode(text)

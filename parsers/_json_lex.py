@@ -26,6 +26,7 @@ __all__ = [
     "comment_end",
     "is_word_char",
     "match_end",
+    "quick_string",
     "read_number",
     "read_string",
 ]
@@ -200,6 +201,50 @@ _REST_OF_LINE = re.compile(
     r"""[\]}](?:[ \t]*[\]}])*[ \t]*"""
     r"""(?:,[ \t]*(?:"[^"\n]{0,100}"|'[^'\n]{0,100}'|[^\W\d][\w$\-]*)[ \t]*:.*)?\r?$"""
 )
+
+
+def quick_string(text: str, pos: int, ctx: int, fixes: FixSink) -> tuple[str, int] | None:
+    """A string whose end is certain, read at C speed; None to use :func:`read_string`.
+
+    Certain means: its first unescaped closing quote is followed by a closer, or by a
+    comma and the start of what may follow it (in an object, a key). Raw
+    control characters, odd escapes or typographic quotes are what made it irregular.
+    """
+    quote = text[pos]
+    if quote == '"':
+        match = _QUICK_DOUBLE.match(text, pos)
+    elif quote in "“”":
+        match = _QUICK_CURLY.match(text, pos)
+    else:
+        return None
+    if match is None:
+        return None
+    after = match.group(2)
+    if after == ":":  # a key, or a string that runs into one: read_string decides
+        return None
+    if after == "," and ctx == OBJECT and not _key_follows(text, match.end()):
+        return None
+    end = match.end(1)
+    if quote != '"':
+        fixes.add("curly_quotes", pos, f"replaced typographic quote {quote!r} with '\"'")
+    raw = text[pos + 1 : end - 1]
+    newline = _LINE_BREAK.search(raw)
+    if newline is not None:
+        fixes.add("raw_newline", pos + 1 + newline.start(), "escaped a raw line break")
+    return _finish(text, pos, pos + 1, end - 1, ctx, fixes, raw), end
+
+
+# A string with anything but an unescaped quote inside (group 1), then a colon, a closer,
+# or a comma before something that may follow one (group 2).
+_QUICK_DOUBLE = re.compile(
+    r'("[^"\\]*+(?:\\.[^"\\]*+)*+")[ \t\r\n]*+'
+    r'([:}\]]|,(?=[ \t\r\n]*+["“”{\[\-0-9tfn]))',
+    re.DOTALL,
+)
+_QUICK_CURLY = re.compile(
+    r'([“”][^“”"\\\n]*+”)[ \t\r\n]*+([:}\]]|,(?=[ \t\r\n]*+["“”{\[\-0-9tfn]))'
+)
+_LINE_BREAK = re.compile(r"[\r\n]")
 
 
 def _read_string(text: str, pos: int, ctx: int, fixes: FixSink) -> tuple[str, int]:

@@ -17,7 +17,15 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable
 
-from retort.parsers._json_lex import ARRAY, KEY, OBJECT, FixSink, comment_end, read_string
+from retort.parsers._json_lex import (
+    ARRAY,
+    KEY,
+    OBJECT,
+    FixSink,
+    comment_end,
+    quick_string,
+    read_string,
+)
 
 __all__ = ["Normalized", "normalize"]
 
@@ -27,7 +35,9 @@ _KEY_STRING = (
     r'"(?! )[^"\\\x00-\x1f]*+(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*+)*+(?<! )"'
 )
 _NUMBER = r"-?(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?(?:[eE][-+]?[0-9]++)?(?![\w.])"
-_SCALAR = rf"(?:{_VALID_STRING}|{_NUMBER}|(?:true|false|null)(?![\w$]))"
+# A value string may hold raw control characters: the parser's decoder reads those.
+_LOOSE_STRING = r'"[^"\\]*+(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\]*+)*+"'
+_SCALAR = rf"(?:{_LOOSE_STRING}|{_NUMBER}|(?:true|false|null)(?![\w$]))"
 _WS = r"[ \t\r\n]*+"
 
 
@@ -43,10 +53,12 @@ def _containers(value: str, levels: int) -> str:
 # Valid JSON that needs no look: separators, numbers, literals, strings followed by
 # something that may follow a string (anything else could be an inner quote), and whole
 # valid containers up to three levels deep (a record of a list), skipped by one match.
+# Group "sig" holds the last significant token of the run, so its last character says
+# what came before the next irregular token (a comma, a colon, a value...).
 _REGULAR = (
-    rf"(?:[ \t\r\n:,]++|{_containers(_SCALAR, 3)}(?=[ \t\r\n]*+(?:[,}}\]]|$))"
+    rf"(?:[ \t\r\n]++|(?P<sig>[:,]|{_containers(_SCALAR, 3)}(?=[ \t\r\n]*+(?:[,}}\]]|$))"
     rf"|{_KEY_STRING}(?=[ \t\r\n]*+:)"
-    r"|(?:true|false|null)(?![\w$]))*+"
+    r"|(?:true|false|null)(?![\w$])))*+"
 )
 _STEP_PATTERN = (
     _REGULAR + r"(?:(?P<open>[\[{])|(?P<close>[\]}])|(?P<quote>[\"'])"
@@ -134,11 +146,11 @@ def normalize(
     while pos < n:
         match = step(text, pos)
         kind = match.lastgroup  # type: ignore[union-attr]
+        if kind == "sig":
+            kind = None
         at = match.start(kind) if kind else match.end()  # type: ignore[union-attr]
         if at > pos:
-            j = at - 1
-            while j >= pos and text[j] in _SPACE:
-                j -= 1
+            j = match.end("sig") - 1  # type: ignore[union-attr]
             if j >= pos:
                 last = text[j]
                 if kind == "close" and last == ",":
@@ -153,9 +165,20 @@ def normalize(
             pos = at
         if kind is None:
             break  # the end of the text, or a character only the state machine reads
-        where = _where(stack, last)
-        if where == "stop":
-            break
+        # What may come next: a key, its colon, a value, or a separator or closer (after).
+        if not stack:
+            where = "after" if last else "value"
+        elif stack[-1] == "}":
+            if last in "{,":
+                where = "key"
+            elif last == ":":
+                where = "member-value"
+            else:
+                where = "key-done" if last == "k" else "after"
+        elif last == ":":
+            break  # ["a": 1] - members in a list: the state machine reads those
+        else:
+            where = "value" if last in "[," else "after"
         if where == "after" and stack and kind in ("open", "quote", "word"):
             # [{...}\n{...}] or "a": 1\n"b": 2 - a value (or a key) whose comma is missing
             if stack[-1] == "]" and kind != "word":
@@ -207,6 +230,9 @@ def normalize(
                 end = simple.end()
                 add("single_quotes", at, "replaced single quotes with double quotes")
                 replace(at, end, f'"{simple.group(1)}"')
+            elif ctx != KEY and (quick := quick_string(text, at, ctx, fixes)) is not None:
+                value, end = quick
+                replace(at, end, _dumps(value))
             else:
                 value, end = read_string(text, at, ctx, fixes)
                 if end <= at or (ctx == KEY and not _colon_follows(text, end)):
@@ -253,22 +279,6 @@ def normalize(
         return None
     append(text[pos:])
     return Normalized("".join(pieces), norm, orig)
-
-
-def _where(stack: list[str], last: str) -> str:
-    """What may come next: ``key``, ``key-done`` (its colon), ``member-value``,
-    ``value`` (in an array or at the top) or ``after`` (a separator or a closer)."""
-    if not stack:
-        return "value" if not last else "after"
-    if stack[-1] == "}":
-        if last in "{,":
-            return "key"
-        if last == ":":
-            return "member-value"
-        return "key-done" if last == "k" else "after"
-    if last == ":":
-        return "stop"  # ["a": 1] - members in a list: the state machine reads those
-    return "value" if last in "[," else "after"
 
 
 def _literal(word: str, allow_nan: bool) -> tuple[str, str] | None:

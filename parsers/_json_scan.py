@@ -78,6 +78,8 @@ _LITERALS: dict[str, tuple[Any, str]] = {
 }
 _ANY_CASE = {"true": True, "false": False, "null": None, "none": None}
 _CLOSER_OF = {"{": "}", "[": "]", "(": ")"}
+_COMMA_RUN = re.compile(r"(?:,[ \t\r\n]*)+")
+_NOT_KEY_RUN = re.compile(r"""[^\s"'“”‘’\w}\]),:/#.…]+""")
 _BARE_KEY = re.compile(r"[^\W\d][\w$\-]*[ \t]*:(?!//)")
 _SCALAR_START = re.compile(r"[-0-9]|(?:true|false|null|True|False|None)\b")
 _LOOKAHEAD_WINDOW = 128
@@ -93,6 +95,11 @@ def _reject_constant(name: str) -> Any:
 
 _DECODER = json.JSONDecoder()
 _DECODER_NO_NAN = json.JSONDecoder(parse_constant=_reject_constant)
+# Accept raw control characters inside strings (JSON does not).
+_LOOSE_DECODER = json.JSONDecoder(strict=False)
+_LOOSE_DECODER_NO_NAN = json.JSONDecoder(parse_constant=_reject_constant, strict=False)
+# The first window json's decoder reads a container in (grown 4x while too small).
+_WINDOW = 4096
 
 
 def strict_decoder(allow_nan: bool) -> json.JSONDecoder:
@@ -210,6 +217,7 @@ class _Parser:
     def __init__(self, text: str, fixes: FixSink, max_depth: int, allow_nan: bool) -> None:
         self.text = text
         self.decoder = strict_decoder(allow_nan)
+        self.loose_decoder = _LOOSE_DECODER if allow_nan else _LOOSE_DECODER_NO_NAN
         # json's decoder is tried on each container that starts like JSON. A success
         # consumes what it read; a failure wastes the text read up to the error, plus a
         # count of the line breaks before it (JSONDecodeError computes its line). Failures
@@ -293,7 +301,7 @@ class _Parser:
                 self._emit("")
                 return pos
             self.fixes.add("extra_comma", pos, "removed an extra ','")
-            return pos + 1
+            return match_end(_COMMA_RUN, self.text, pos)
         if char == ":":
             self.fixes.add("extra_colon", pos, "removed an extra ':'")
             return match_end(_COLONS, self.text, pos)
@@ -443,15 +451,40 @@ class _Parser:
         return pos + 1
 
     def _strict_container(self, pos: int) -> int:
-        """Read a well-formed container at C speed; 0 when it is not well-formed."""
-        try:
-            value, end = self.decoder.raw_decode(self.text, pos)
-        except json.JSONDecodeError as exc:
-            self.strict_budget -= 2 * exc.pos - pos + 1
-            return 0
-        except (ValueError, RecursionError):  # NaN refused, or nesting too deep for json
-            self.strict_budget = 0
-            return 0
+        """Read a well-formed container at C speed; 0 when it is not well-formed.
+
+        The decoder reads a window of the text, grown while the container runs past it:
+        a failure then costs the window, not a count of the lines since the start of
+        the text (which JSONDecodeError makes). Strings holding raw control characters
+        (code with line breaks and tabs) are read by the non-strict decoder, and noted.
+        """
+        text = self.text
+        width = _WINDOW
+        decoder = self.decoder
+        control = -1  # where the first raw control character in a string is
+        while True:
+            chunk = text[pos : pos + width]
+            cut = pos + width < len(text)
+            try:
+                value, end = decoder.raw_decode(chunk)
+            except json.JSONDecodeError as exc:
+                if cut and (exc.pos >= len(chunk) - 16 or exc.msg.startswith("Unterminated")):
+                    width *= 4
+                    continue
+                if control < 0 and exc.msg.startswith("Invalid control"):
+                    control = exc.pos
+                    decoder = self.loose_decoder
+                    continue
+                self.strict_budget -= exc.pos + 1
+                return 0
+            except (ValueError, RecursionError):  # NaN refused, or nesting too deep for json
+                self.strict_budget = 0
+                return 0
+            break
+        if control >= 0:
+            kind = "raw_newline" if chunk[control] in "\r\n" else "control_char"
+            self.fixes.add(kind, pos + control, "escaped raw control characters in strings")
+        end += pos
         room = self.max_depth - len(self.stack)
         if (end - pos) // 2 > room and deeper_than(value, room):
             raise self._too_deep(pos)
@@ -514,7 +547,7 @@ class _Parser:
             return self._close(pos, char)
         if char == ",":
             self.fixes.add("extra_comma", pos, "removed an extra ','")
-            return pos + 1
+            return match_end(_COMMA_RUN, text, pos)
         if (char == "." and _ELLIPSIS.match(text, pos)) or char == "…":
             return self._ellipsis(pos, 1 if char == "…" else 3)
         if char in "[{" and self._reopen_last_list(pos):
@@ -525,8 +558,10 @@ class _Parser:
             frame.state = OBJ_COLON
             frame.bare_key = True  # reported once a colon shows it was a key after all
             return match.end()
-        self.fixes.add("garbage", pos, f"removed {char!r} where a key was expected")
-        return pos + 1
+        # a run of what cannot start a key ([{[{...) goes in one step
+        end = max(match_end(_NOT_KEY_RUN, text, pos), pos + 1)
+        self.fixes.add("garbage", pos, f"removed {text[pos:end][:20]!r} where a key was expected")
+        return end
 
     def _colon(self, pos: int, char: str) -> int:
         frame = self.frame

@@ -16,12 +16,11 @@ and parsing costs memory in proportion to the input. So the text is capped
 from __future__ import annotations
 
 import ast
-import re
 from typing import Any
 
 from retort.core.errors import ToolCallError
 
-__all__ = ["MAX_PYCALL_CHARS", "looks_like_python_call", "parse_python_calls"]
+__all__ = ["MAX_PYCALL_CHARS", "parse_python_calls"]
 
 MAX_PYCALL_CHARS = 64 * 1024
 """Longest text the python-call form is parsed from; a real call is far shorter."""
@@ -30,13 +29,7 @@ MAX_PYCALL_CHARS = 64 * 1024
 # text an attacker controls.
 _AST_ERRORS = (SyntaxError, ValueError, TypeError, OverflowError, RecursionError, MemoryError)
 
-_CALL_START = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*[ \t]*\(")
 _JSON_NAMES: dict[str, Any] = {"true": True, "false": False, "null": None}
-
-
-def looks_like_python_call(text: str) -> bool:
-    """Whether ``text`` (already stripped) starts like ``name(``."""
-    return _CALL_START.match(text) is not None
 
 
 def parse_python_calls(text: str) -> list[dict[str, Any]]:

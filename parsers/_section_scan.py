@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 __all__ = ["Header", "Scan", "Swallowed", "clean_content", "normalize_section_name", "scan"]
@@ -85,7 +84,6 @@ class _Fence(NamedTuple):
         return run[0] == self.char and len(run) >= self.length and not info.strip()
 
 
-@dataclass(slots=True)
 class Scan:
     """What :func:`scan` found.
 
@@ -96,10 +94,25 @@ class Scan:
         swallowed: header-shaped lines inside fences opened in a section.
     """
 
-    headers: list[Header] = field(default_factory=list)
-    stop: int = 0
-    wrapper: tuple[int, int] | None = None
-    swallowed: list[Swallowed] = field(default_factory=list)
+    __slots__ = ("headers", "stop", "swallowed", "wrapper")
+
+    def __init__(
+        self,
+        headers: list[Header] | None = None,
+        stop: int = 0,
+        wrapper: tuple[int, int] | None = None,
+        swallowed: list[Swallowed] | None = None,
+    ) -> None:
+        self.headers: list[Header] = [] if headers is None else headers
+        self.stop = stop
+        self.wrapper = wrapper
+        self.swallowed: list[Swallowed] = [] if swallowed is None else swallowed
+
+    def __repr__(self) -> str:
+        return (
+            f"Scan(headers={self.headers!r}, stop={self.stop!r}, wrapper={self.wrapper!r}, "
+            f"swallowed={self.swallowed!r})"
+        )
 
 
 def _matches(text: str) -> Iterator[re.Match[str]]:

@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 
+from retort.core._records import Record, setfield
 from retort.core.errors import SectionError
 from retort.parsers._fences import unfence
 from retort.parsers._limits import DEFAULT_MAX_BYTES, check_size
@@ -45,8 +45,7 @@ _MARKER = re.compile(r"={3,}")
 _LISTED = 20  # names listed in a message before "and N more"
 
 
-@dataclass(frozen=True, slots=True)
-class Sections:
+class Sections(Record):
     """The sections of a parsed reply: a small immutable value, not a mapping.
 
     Iterating yields the contents, so ``thought, call = parse_sections(text, ["THOUGHT",
@@ -62,11 +61,27 @@ class Sections:
             filled with ``allow_extra=True``.
     """
 
+    __match_args__ = ("names", "values", "preamble", "partial", "extra")
+    __slots__ = __match_args__
     names: tuple[str, ...]
     values: tuple[str, ...]
-    preamble: str = ""
-    partial: bool = False
-    extra: tuple[tuple[str, str], ...] = ()
+    preamble: str
+    partial: bool
+    extra: tuple[tuple[str, str], ...]
+
+    def __init__(
+        self,
+        names: tuple[str, ...],
+        values: tuple[str, ...],
+        preamble: str = "",
+        partial: bool = False,
+        extra: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        setfield(self, "names", names)
+        setfield(self, "values", values)
+        setfield(self, "preamble", preamble)
+        setfield(self, "partial", partial)
+        setfield(self, "extra", extra)
 
     def __getitem__(self, key: str | int) -> str:
         """The content of a section, by name (any spelling) or by position.
@@ -226,12 +241,27 @@ def _preamble(text: str, found: Scan) -> str:
     return before.replace("\r\n", "\n").strip()
 
 
-@dataclass(slots=True)
 class _Problems:
-    missing: tuple[str, ...] = ()
-    duplicated: dict[str, int] = field(default_factory=dict)
-    unexpected: tuple[str, ...] = ()
-    empty: tuple[str, ...] = ()
+    __slots__ = ("duplicated", "empty", "missing", "unexpected")
+
+    def __init__(
+        self,
+        *,
+        missing: tuple[str, ...] = (),
+        duplicated: dict[str, int] | None = None,
+        unexpected: tuple[str, ...] = (),
+        empty: tuple[str, ...] = (),
+    ) -> None:
+        self.missing = missing
+        self.duplicated: dict[str, int] = {} if duplicated is None else duplicated
+        self.unexpected = unexpected
+        self.empty = empty
+
+    def __repr__(self) -> str:
+        return (
+            f"_Problems(missing={self.missing!r}, duplicated={self.duplicated!r}, "
+            f"unexpected={self.unexpected!r}, empty={self.empty!r})"
+        )
 
     def __bool__(self) -> bool:
         return bool(self.missing or self.duplicated or self.unexpected or self.empty)

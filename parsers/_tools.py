@@ -36,18 +36,18 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import reprlib
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from retort.core._records import Record, setfield
 from retort.core.errors import JSONParseError, ToolCallError
 from retort.core.ids import stable_tool_call_id
 from retort.parsers._fences import unfence
 from retort.parsers._json import loads
 from retort.parsers._limits import DEFAULT_MAX_BYTES, check_size
-from retort.parsers._pycall import looks_like_python_call, parse_python_calls
 
 if TYPE_CHECKING:
     # retort.core.messages needs pydantic: it is imported on the first call instead, so
@@ -62,6 +62,8 @@ _SHAPES = (
     'a tool call {"name": ..., "arguments": {...}}, a list of them, '
     'a {"tool_calls": [...]} reply, or name(key=value)'
 )
+# Starts like ``name(``: worth handing to the python-call parser.
+_CALL_START = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*[ \t]*\(")
 # json.dumps raises these on values no JSON can hold: sets, bytes, cycles, mixed-type
 # keys under sort_keys, nesting deeper than the C encoder allows.
 _DUMP_ERRORS = (TypeError, ValueError, RecursionError)
@@ -73,14 +75,21 @@ _short.maxother = 60
 _short.maxlevel = 2
 
 
-@dataclass(frozen=True, slots=True)
-class _Call:
+class _Call(Record):
     """One call, normalised but not yet serialised or given its id."""
 
+    __match_args__ = ("name", "arguments", "id", "index")
+    __slots__ = __match_args__
     name: str
     arguments: Any  # a dict or a list
     id: str | None
     index: int | None  # position in the source list, for error messages
+
+    def __init__(self, name: str, arguments: Any, id: str | None, index: int | None) -> None:
+        setfield(self, "name", name)
+        setfield(self, "arguments", arguments)
+        setfield(self, "id", id)
+        setfield(self, "index", index)
 
 
 def extract_tool_calls(source: Any, *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[ToolCall]:
@@ -128,7 +137,10 @@ def _parse_text(text: str, max_bytes: int) -> Any:
     has_container = "{" in text or "[" in text
     body = unfence(text)
     python_error: ToolCallError | None = None
-    if looks_like_python_call(body):
+    if _CALL_START.match(body):
+        # Imported here: it loads `ast` (some 5 ms) that `import retort.parsers` need not pay.
+        from retort.parsers._pycall import parse_python_calls
+
         try:
             calls = parse_python_calls(body)
             # One call is not a list item: its errors carry no index.

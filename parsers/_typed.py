@@ -25,7 +25,6 @@ pydantic is imported on the first :func:`coerce` call, not with this module, so 
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import types
@@ -244,7 +243,11 @@ def _shape(target: Any, *, single: bool) -> str:
         return "str"
     if base in _SEQUENCE_ORIGINS or issubclass(base, list | tuple):
         return "sequence"
-    from pydantic import BaseModel  # loaded by now: coerce has built its adapter
+    # Both loaded by now (pydantic built the adapter and imports dataclasses), so no cost;
+    # importing dataclasses with this module would cost `import retort.parsers` ~15 ms.
+    import dataclasses
+
+    from pydantic import BaseModel
 
     if (
         base in _MAPPING_ORIGINS
