@@ -41,13 +41,44 @@ _SCALAR = rf"(?:{_LOOSE_STRING}|{_NUMBER}|(?:true|false|null)(?![\w$]))"
 _WS = r"[ \t\r\n]*+"
 
 
-def _containers(value: str, levels: int) -> str:
+def _containers(value: str, levels: int, key: str = _KEY_STRING) -> str:
     """Valid arrays and objects of ``value`` items, nested up to ``levels`` deep."""
+    scalar = value
     for _ in range(levels):
         array = rf"\[{_WS}(?:{value}{_WS}(?:,{_WS}(?!\])|(?=\])))*+\]"
-        members = rf"{_KEY_STRING}{_WS}:{_WS}{value}{_WS}(?:,{_WS}(?!\}})|(?=\}}))"
-        value = rf"(?:{_SCALAR}|{array}|\{{{_WS}(?:{members})*+\}})"
+        members = rf"{key}{_WS}:{_WS}{value}{_WS}(?:,{_WS}(?!\}})|(?=\}}))"
+        value = rf"(?:{scalar}|{array}|\{{{_WS}(?:{members})*+\}})"
     return value
+
+
+# A Python repr: single-quoted strings holding no quote or backslash, Python literals.
+_PY_STRING = r"'[^'\"\\\n]*+'"
+_PY_SCALAR = rf"(?:{_PY_STRING}|{_NUMBER}|(?:True|False|None)(?![\w$]))"
+_PY_LITERALS = (("True", "true"), ("False", "false"), ("None", "null"))
+_PY_CONTAINERS: list[re.Pattern[str]] = []
+
+
+def _python_container() -> re.Pattern[str]:
+    """A whole Python dict or list of plain values, compiled on first use."""
+    if not _PY_CONTAINERS:
+        pattern = _containers(_PY_SCALAR, 3, _PY_STRING)
+        _PY_CONTAINERS.append(re.compile(rf"(?=[\[{{]){pattern}(?=[ \t\r\n]*+(?:[,}}\]]|$))"))
+    return _PY_CONTAINERS[0]
+
+
+def _from_python(span: str) -> tuple[str, bool]:
+    """``span`` (a match of the Python container pattern) as JSON, at C speed, and
+    whether it held a Python literal."""
+    parts = span.split("'")  # strings hold no quote: odd parts are their bodies
+    literals = False
+    for k in range(0, len(parts), 2):
+        part = parts[k]
+        if "T" in part or "F" in part or "N" in part:
+            literals = True
+            for word, literal in _PY_LITERALS:
+                part = part.replace(word, literal)
+            parts[k] = part
+    return '"'.join(parts), literals
 
 
 # Valid JSON that needs no look: separators, numbers, literals, strings followed by
@@ -195,6 +226,23 @@ def normalize(
         if kind == "open":
             if where not in _VALUE or len(stack) >= max_depth:
                 break
+            python = _python_container().match(text, at) if "'" in text[at : at + 3] else None
+            if python is not None:
+                # {'a': True, 'b': [1, 2]}: a whole Python repr, rewritten in one go
+                end = python.end()
+                span = python.group()
+                add(
+                    "single_quotes",
+                    at + span.index("'"),
+                    "replaced single quotes with double quotes",
+                )
+                converted, literals = _from_python(span)
+                if literals:
+                    add("python_literal", at, "read Python literals True/False/None as JSON")
+                replace(at, end, converted)
+                last = text[end - 1]
+                pos = end
+                continue
             char = text[at]
             stack.append("}" if char == "{" else "]")
             append(char)
