@@ -53,7 +53,9 @@ def _containers(value: str, levels: int, key: str = _KEY_STRING) -> str:
 
 # A Python repr: single-quoted strings holding no quote or backslash, Python literals.
 _PY_STRING = r"'[^'\"\\\n]*+'"
-_PY_SCALAR = rf"(?:{_PY_STRING}|{_NUMBER}|(?:True|False|None)(?![\w$]))"
+_PY_SCALAR = rf"(?:{_PY_STRING}|{_VALID_STRING}|{_NUMBER}|(?:True|False|None)(?![\w$]))"
+_PY_TOKENS = re.compile(r"""'([^'"\\\n]*+)'|("(?:[^"\\]|\\.)*+")|(True|False|None)""")
+_PY_JSON = {"True": "true", "False": "false", "None": "null"}
 _PY_LITERALS = (("True", "true"), ("False", "false"), ("None", "null"))
 _PY_CONTAINERS: list[re.Pattern[str]] = []
 
@@ -66,9 +68,72 @@ def _python_container() -> re.Pattern[str]:
     return _PY_CONTAINERS[0]
 
 
+# A JavaScript object literal: bare keys, comments, trailing commas, JSON values.
+_JS_GAP = r"(?:[ \t\r\n]++|//[^\n]*+|#[^\n]*+|/\*[^*]*+\*++(?:[^/*][^*]*+\*++)*+/)*+"
+_JS_KEY = rf"(?:[A-Za-z_$][\w$]*+|{_KEY_STRING})"
+_JS_SCALAR = rf"(?:{_VALID_STRING}|{_NUMBER}|(?:true|false|null)(?![\w$]))"
+_JS_HINT = re.compile(r"[\[{][ \t\r\n]*+(?://|#|/\*|[A-Za-z_$][\w$]*+[ \t]*+:)")
+_JS_TOKENS = re.compile(
+    rf'("(?:[^"\\]|\\.)*+")|(//[^\n]*+|#[^\n]*+|/\*[^*]*+\*++(?:[^/*][^*]*+\*++)*+/)'
+    rf"|([A-Za-z_$][\w$]*+)(?=[ \t\r\n]*+:)|(,)(?={_JS_GAP}[}}\]])"
+)
+_JS_CONTAINERS: list[re.Pattern[str]] = []
+_JS_FIXES = (
+    ("comment", "removed comments"),
+    ("unquoted_key", "quoted bare keys"),
+    ("trailing_comma", "removed trailing commas"),
+)
+
+
+def _js_container() -> re.Pattern[str]:
+    """A whole JavaScript object or array literal, compiled on first use."""
+    if not _JS_CONTAINERS:
+        value = _JS_SCALAR
+        for _ in range(3):
+            items = rf"{value}{_JS_GAP}(?:,{_JS_GAP}|(?=\]))"
+            members = rf"{_JS_KEY}{_JS_GAP}:{_JS_GAP}{value}{_JS_GAP}(?:,{_JS_GAP}|(?=\}}))"
+            value = rf"(?:{_JS_SCALAR}|\[{_JS_GAP}(?:{items})*+\]|\{{{_JS_GAP}(?:{members})*+\}})"
+        _JS_CONTAINERS.append(re.compile(rf"(?=[\[{{]){value}(?=[ \t\r\n]*+(?:[,}}\]]|$))"))
+    return _JS_CONTAINERS[0]
+
+
+def _from_javascript(span: str) -> tuple[str, list[int]]:
+    """``span`` (a match of the JavaScript pattern) as JSON, and where each kind of fix
+    (``_JS_FIXES``) first applies, or -1."""
+    first = [-1, -1, -1]
+
+    def rewrite(match: re.Match[str]) -> str:
+        kind = match.lastindex
+        if kind == 1:
+            return match.group(1)
+        index = kind - 2  # type: ignore[operator]
+        if first[index] < 0:
+            first[index] = match.start()
+        if kind == 2:
+            return " "
+        if kind == 3:
+            return f'"{match.group(3)}"'
+        return ""
+
+    return _JS_TOKENS.sub(rewrite, span), first
+
+
 def _from_python(span: str) -> tuple[str, bool]:
     """``span`` (a match of the Python container pattern) as JSON, at C speed, and
     whether it held a Python literal."""
+    if '"' in span:  # "it's" - Python writes such strings in double quotes
+        found = [False]
+
+        def rewrite(match: re.Match[str]) -> str:
+            kind = match.lastindex
+            if kind == 1:
+                return f'"{match.group(1)}"'
+            if kind == 2:
+                return match.group(2)
+            found[0] = True
+            return _PY_JSON[match.group(3)]
+
+        return _PY_TOKENS.sub(rewrite, span), found[0]
     parts = span.split("'")  # strings hold no quote: odd parts are their bodies
     literals = False
     for k in range(0, len(parts), 2):
@@ -231,14 +296,27 @@ def normalize(
                 # {'a': True, 'b': [1, 2]}: a whole Python repr, rewritten in one go
                 end = python.end()
                 span = python.group()
-                add(
-                    "single_quotes",
-                    at + span.index("'"),
-                    "replaced single quotes with double quotes",
-                )
+                if "'" in span:
+                    add(
+                        "single_quotes",
+                        at + span.index("'"),
+                        "replaced single quotes with double quotes",
+                    )
                 converted, literals = _from_python(span)
                 if literals:
                     add("python_literal", at, "read Python literals True/False/None as JSON")
+                replace(at, end, converted)
+                last = text[end - 1]
+                pos = end
+                continue
+            script = _js_container().match(text, at) if _JS_HINT.match(text, at) else None
+            if script is not None:
+                # { // note\n id: 3, name: "x", }: a whole JavaScript literal in one go
+                end = script.end()
+                converted, first = _from_javascript(script.group())
+                for (fix, detail), offset in zip(_JS_FIXES, first, strict=True):
+                    if offset >= 0:
+                        add(fix, at + offset, detail)
                 replace(at, end, converted)
                 last = text[end - 1]
                 pos = end
