@@ -98,7 +98,8 @@ def _body_patterns(close: str, stops: str) -> tuple[re.Pattern[str], re.Pattern[
     # of another kind stop the run too: one may close the string ({"a": 'hello", ...}).
     qs = q + re.escape(_OTHER_CLOSERS[close])
     inner = re.compile(
-        rf"[^{qs}\\{stops}]*+(?:(?:\\.|(?<!,)(?<!, )[{qs}](?=\w))[^{qs}\\{stops}]*+)*+",
+        rf"[^{qs}\\{stops}]*+(?:(?:\\.|(?:(?<!,)(?<!, )|(?!{q}[^{q}\\\n]{{1,100}}{q}[ \t]*:))"
+        rf"[{qs}](?=\w))[^{qs}\\{stops}]*+)*+",
         re.DOTALL,
     )
     return plain, inner
@@ -220,8 +221,8 @@ def quick_string(text: str, pos: int, ctx: int, fixes: FixSink) -> tuple[str, in
     if match is None:
         return None
     after = match.group(2)
-    if after == ":":  # a key, or a string that runs into one: read_string decides
-        return None
+    if (after == ":") != (ctx == KEY) or (ctx == KEY and quote == '"'):
+        return None  # keys in straight quotes: read_string strips and checks them
     if after == "," and ctx == OBJECT and not _key_follows(text, match.end()):
         return None
     end = match.end(1)

@@ -41,21 +41,31 @@ _SCALAR = rf"(?:{_LOOSE_STRING}|{_NUMBER}|(?:true|false|null)(?![\w$]))"
 _WS = r"[ \t\r\n]*+"
 
 
-def _containers(value: str, levels: int, key: str = _KEY_STRING) -> str:
-    """Valid arrays and objects of ``value`` items, nested up to ``levels`` deep."""
+def _containers(
+    value: str, levels: int, key: str = _KEY_STRING, *, tuples: bool = False
+) -> str:
+    """Valid arrays and objects of ``value`` items, nested up to ``levels`` deep (and
+    Python tuples, with ``tuples``)."""
     scalar = value
     for _ in range(levels):
         array = rf"\[{_WS}(?:{value}{_WS}(?:,{_WS}(?!\])|(?=\])))*+\]"
+        if tuples:
+            array += rf"|\({_WS}(?:{value}{_WS}(?:,{_WS}(?!\))|(?=\))))*+\)"
         members = rf"{key}{_WS}:{_WS}{value}{_WS}(?:,{_WS}(?!\}})|(?=\}}))"
         value = rf"(?:{scalar}|{array}|\{{{_WS}(?:{members})*+\}})"
     return value
 
 
+# What may follow a whole container: a separator, a closer, the end, or (its comma
+# missing) the next container, which the pass then reaches with a comma to insert.
+_THEN = r"(?=[ \t\r\n]*+(?:[,}\]{\[]|$))"
 # A Python repr: single-quoted strings holding no quote or backslash, Python literals.
 _PY_STRING = r"'[^'\"\\\n]*+'"
 _PY_SCALAR = rf"(?:{_PY_STRING}|{_VALID_STRING}|{_NUMBER}|(?:True|False|None)(?![\w$]))"
-_PY_TOKENS = re.compile(r"""'([^'"\\\n]*+)'|("(?:[^"\\]|\\.)*+")|(True|False|None)""")
-_PY_JSON = {"True": "true", "False": "false", "None": "null"}
+_PY_TOKENS = re.compile(
+    r"""'([^'"\\\n]*+)'|("(?:[^"\\]|\\.)*+")|(True|False|None|[()])"""
+)
+_PY_JSON = {"True": "true", "False": "false", "None": "null", "(": "[", ")": "]"}
 _PY_LITERALS = (("True", "true"), ("False", "false"), ("None", "null"))
 _PY_CONTAINERS: list[re.Pattern[str]] = []
 
@@ -63,8 +73,8 @@ _PY_CONTAINERS: list[re.Pattern[str]] = []
 def _python_container() -> re.Pattern[str]:
     """A whole Python dict or list of plain values, compiled on first use."""
     if not _PY_CONTAINERS:
-        pattern = _containers(_PY_SCALAR, 3, _PY_STRING)
-        _PY_CONTAINERS.append(re.compile(rf"(?=[\[{{]){pattern}(?=[ \t\r\n]*+(?:[,}}\]]|$))"))
+        pattern = _containers(_PY_SCALAR, 3, _PY_STRING, tuples=True)
+        _PY_CONTAINERS.append(re.compile(rf"(?=[\[{{(]){pattern}{_THEN}"))
     return _PY_CONTAINERS[0]
 
 
@@ -72,17 +82,11 @@ def _python_container() -> re.Pattern[str]:
 _JS_GAP = r"(?:[ \t\r\n]++|//[^\n]*+|#[^\n]*+|/\*[^*]*+\*++(?:[^/*][^*]*+\*++)*+/)*+"
 _JS_KEY = rf"(?:[A-Za-z_$][\w$]*+|{_KEY_STRING})"
 _JS_SCALAR = rf"(?:{_VALID_STRING}|{_NUMBER}|(?:true|false|null)(?![\w$]))"
-_JS_HINT = re.compile(r"[\[{][ \t\r\n]*+(?://|#|/\*|[A-Za-z_$][\w$]*+[ \t]*+:)")
 _JS_TOKENS = re.compile(
     rf'("(?:[^"\\]|\\.)*+")|(//[^\n]*+|#[^\n]*+|/\*[^*]*+\*++(?:[^/*][^*]*+\*++)*+/)'
     rf"|([A-Za-z_$][\w$]*+)(?=[ \t\r\n]*+:)|(,)(?={_JS_GAP}[}}\]])"
 )
 _JS_CONTAINERS: list[re.Pattern[str]] = []
-_JS_FIXES = (
-    ("comment", "removed comments"),
-    ("unquoted_key", "quoted bare keys"),
-    ("trailing_comma", "removed trailing commas"),
-)
 
 
 def _js_container() -> re.Pattern[str]:
@@ -93,29 +97,41 @@ def _js_container() -> re.Pattern[str]:
             items = rf"{value}{_JS_GAP}(?:,{_JS_GAP}|(?=\]))"
             members = rf"{_JS_KEY}{_JS_GAP}:{_JS_GAP}{value}{_JS_GAP}(?:,{_JS_GAP}|(?=\}}))"
             value = rf"(?:{_JS_SCALAR}|\[{_JS_GAP}(?:{items})*+\]|\{{{_JS_GAP}(?:{members})*+\}})"
-        _JS_CONTAINERS.append(re.compile(rf"(?=[\[{{]){value}(?=[ \t\r\n]*+(?:[,}}\]]|$))"))
+        _JS_CONTAINERS.append(re.compile(rf"(?=[\[{{]){value}{_THEN}"))
     return _JS_CONTAINERS[0]
 
 
-def _from_javascript(span: str) -> tuple[str, list[int]]:
-    """``span`` (a match of the JavaScript pattern) as JSON, and where each kind of fix
-    (``_JS_FIXES``) first applies, or -1."""
-    first = [-1, -1, -1]
+def _from_javascript(span: str) -> tuple[str, list[tuple[str, int, str]]]:
+    """``span`` (a match of the JavaScript pattern) as JSON, and the fixes made, each
+    ``(kind, offset in span, detail)``."""
+    made: list[tuple[str, int, str]] = []
 
     def rewrite(match: re.Match[str]) -> str:
         kind = match.lastindex
         if kind == 1:
             return match.group(1)
-        index = kind - 2  # type: ignore[operator]
-        if first[index] < 0:
-            first[index] = match.start()
+        start = match.start()
         if kind == 2:
+            made.append(("comment", start, f"removed a comment {match.group(2)[:20]!r}"))
             return " "
         if kind == 3:
-            return f'"{match.group(3)}"'
+            key = match.group(3)
+            made.append(("unquoted_key", start, f"quoted the key {key[:20]!r}"))
+            return f'"{key}"'
+        closer = span[_js_gap().match(span, match.end()).end()]  # type: ignore[union-attr]
+        made.append(("trailing_comma", start, f"removed ',' before {closer!r}"))
         return ""
 
-    return _JS_TOKENS.sub(rewrite, span), first
+    return _JS_TOKENS.sub(rewrite, span), made
+
+
+_JS_GAPS: list[re.Pattern[str]] = []
+
+
+def _js_gap() -> re.Pattern[str]:
+    if not _JS_GAPS:
+        _JS_GAPS.append(re.compile(_JS_GAP))
+    return _JS_GAPS[0]
 
 
 def _from_python(span: str) -> tuple[str, bool]:
@@ -130,7 +146,7 @@ def _from_python(span: str) -> tuple[str, bool]:
                 return f'"{match.group(1)}"'
             if kind == 2:
                 return match.group(2)
-            found[0] = True
+            found[0] = found[0] or match.group(3) not in "()"
             return _PY_JSON[match.group(3)]
 
         return _PY_TOKENS.sub(rewrite, span), found[0]
@@ -143,6 +159,8 @@ def _from_python(span: str) -> tuple[str, bool]:
             for word, literal in _PY_LITERALS:
                 part = part.replace(word, literal)
             parts[k] = part
+        if "(" in part:
+            parts[k] = part.replace("(", "[").replace(")", "]")
     return '"'.join(parts), literals
 
 
@@ -175,6 +193,7 @@ def _step() -> re.Pattern[str]:
 _SIMPLE_SINGLE = re.compile(r"'([^'\"\\\x00-\x1f]*+)'(?=[ \t\r\n]*+[,:}\]])")
 _QUOTED_KEY = re.compile(r"""(?:"[^"\\\n]{0,200}"|'[^'\\\n]{0,200}')[ \t]*+:""")
 _KEY = re.compile(r"[A-Za-z_$][\w$.\-]*+(?=[ \t]*+:)")
+_WORD_ENDS = re.compile(r"[ \t]*+[,}\]]")
 # A literal ends where a value may end.
 _ENDS_VALUE = re.compile(r"[ \t\r\n]*+(?:[,}\]]|//|/\*|#|$)")
 _LITERALS = {
@@ -305,18 +324,19 @@ def normalize(
                 converted, literals = _from_python(span)
                 if literals:
                     add("python_literal", at, "read Python literals True/False/None as JSON")
+                if "(" in span and "(" not in converted:
+                    add("tuple", at + span.index("("), "read tuples as lists")
                 replace(at, end, converted)
                 last = text[end - 1]
                 pos = end
                 continue
-            script = _js_container().match(text, at) if _JS_HINT.match(text, at) else None
+            script = _js_container().match(text, at)
             if script is not None:
                 # { // note\n id: 3, name: "x", }: a whole JavaScript literal in one go
                 end = script.end()
-                converted, first = _from_javascript(script.group())
-                for (fix, detail), offset in zip(_JS_FIXES, first, strict=True):
-                    if offset >= 0:
-                        add(fix, at + offset, detail)
+                converted, made = _from_javascript(script.group())
+                for fix, offset, detail in made:
+                    add(fix, at + offset, detail)
                 replace(at, end, converted)
                 last = text[end - 1]
                 pos = end
@@ -388,8 +408,17 @@ def normalize(
             word = match.group(kind)  # type: ignore[union-attr]
             end = at + len(word)
             literal = _literal(word, allow_nan)
-            if where not in _VALUE or literal is None or not stack:
+            if where not in _VALUE or not stack:
                 break
+            if literal is None:
+                # [alpha, beta]: a bare word that ends where a value may end
+                if word in ("NaN", "Infinity") or _WORD_ENDS.match(text, end) is None:
+                    break
+                add("unquoted_value", at, f"quoted the bare value {word[:20]!r}")
+                replace(at, end, f'"{word}"')
+                last = '"'
+                pos = end
+                continue
             if _ENDS_VALUE.match(text, end) is None:
                 break
             new, fix = literal
