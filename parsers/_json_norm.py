@@ -41,9 +41,7 @@ _SCALAR = rf"(?:{_LOOSE_STRING}|{_NUMBER}|(?:true|false|null)(?![\w$]))"
 _WS = r"[ \t\r\n]*+"
 
 
-def _containers(
-    value: str, levels: int, key: str = _KEY_STRING, *, tuples: bool = False
-) -> str:
+def _containers(value: str, levels: int, key: str = _KEY_STRING, *, tuples: bool = False) -> str:
     """Valid arrays and objects of ``value`` items, nested up to ``levels`` deep (and
     Python tuples, with ``tuples``)."""
     scalar = value
@@ -62,9 +60,7 @@ _THEN = r"(?=[ \t\r\n]*+(?:[,}\]{\[]|$))"
 # A Python repr: single-quoted strings holding no quote or backslash, Python literals.
 _PY_STRING = r"'[^'\"\\\n]*+'"
 _PY_SCALAR = rf"(?:{_PY_STRING}|{_VALID_STRING}|{_NUMBER}|(?:True|False|None)(?![\w$]))"
-_PY_TOKENS = re.compile(
-    r"""'([^'"\\\n]*+)'|("(?:[^"\\]|\\.)*+")|(True|False|None|[()])"""
-)
+_PY_TOKENS = re.compile(r"""'([^'"\\\n]*+)'|("(?:[^"\\]|\\.)*+")|(True|False|None|[()])""")
 _PY_JSON = {"True": "true", "False": "false", "None": "null", "(": "[", ")": "]"}
 _PY_LITERALS = (("True", "true"), ("False", "false"), ("None", "null"))
 _PY_CONTAINERS: list[re.Pattern[str]] = []

@@ -476,7 +476,7 @@ class _Parser:
                     decoder = self.loose_decoder
                     continue
                 self.strict_budget -= exc.pos + 1
-                return 0
+                return self._valid_prefix(pos, chunk, exc.pos, decoder)
             except (ValueError, RecursionError):  # NaN refused, or nesting too deep for json
                 self.strict_budget = 0
                 return 0
@@ -490,6 +490,33 @@ class _Parser:
             raise self._too_deep(pos)
         self._emit(value)
         return end
+
+    def _valid_prefix(self, pos: int, chunk: str, error: int, decoder: json.JSONDecoder) -> int:
+        """Decode the items before the fault of a container that failed at ``error``.
+
+        ``[{...}, {...}, {"a": 1`` - everything up to the last comma before the fault is
+        valid: close it there, decode it at C speed, and leave the container open after
+        those items for the parser. Returns where the parser goes on, or 0.
+        """
+        closer = "]" if chunk[0] == "[" else "}"
+        comma = chunk.rfind(",", 0, error)
+        for _ in range(2):  # the last comma may sit inside the faulty item: one more
+            if comma <= 0 or self.strict_budget <= 0:
+                return 0
+            try:
+                value = decoder.decode(chunk[:comma] + closer)
+            except (ValueError, RecursionError):
+                self.strict_budget -= comma
+                comma = chunk.rfind(",", 0, comma)
+                continue
+            room = self.max_depth - len(self.stack)
+            if comma // 2 > room and deeper_than(value, room):
+                raise self._too_deep(pos)
+            self.stack.append(self.frame)
+            self.open_closers[closer] += 1
+            self.frame = _Frame(value, ARR_AFTER if closer == "]" else OBJ_AFTER, "", closer)
+            return pos + comma
+        return 0
 
     def _pop(self) -> None:
         frame = self.frame
