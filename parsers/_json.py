@@ -201,6 +201,9 @@ _STAGE_OF_KIND = {
 _SPACES = re.compile(f"[{SPACE_CHARS}]*+")
 _THINK_START, _THINK_END = "<think>", "</think>"
 _MEMBER_START = re.compile(r"""(?:"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')[ \t]*:""")
+_EMPTIES = re.compile(
+    r"(?:\{[ \t\r\n]*\}|\[[ \t\r\n]*\])(?:[ \t\r\n,]*(?:\{[ \t\r\n]*\}|\[[ \t\r\n]*\]))*"
+)
 _BARE_MEMBER = re.compile(r"[^\W\d][\w$\-]*[ \t]*:(?!//)")
 _SCALAR_ITEM = re.compile(r"""["'\-0-9]|(?:true|false|null|True|False|None)\b""")
 _LOCATION = re.compile(r" at line \d+, column \d+$")
@@ -605,10 +608,17 @@ def _extract_strict(text: str, fixes: _Fixes, decoder: json.JSONDecoder) -> tupl
     values: list[Any] = []
     pos = start
     while True:
-        try:
-            value, end = decoder.raw_decode(text, pos)
-        except (ValueError, RecursionError):
-            return None
+        empties = _EMPTIES.match(text, pos)
+        if empties is not None:  # {}{}{}...: a run of empty values is one step
+            value: Any = {} if text[pos] == "{" else []
+            end = empties.end()
+            if text.count("{", pos, end) + text.count("[", pos, end) > 1:
+                values.append(value)  # several of them: they count as several values
+        else:
+            try:
+                value, end = decoder.raw_decode(text, pos)
+            except (ValueError, RecursionError):
+                return None
         values.append(value)
         pos = _skip_separators(text, end)
         if _closed_early(text, end, pos, value):
