@@ -16,21 +16,18 @@ The text goes through four stages, and the first that succeeds wins (``STAGES``)
    breaks in strings, doubled quotes, ``...``, hex and other odd numbers, JSON written
    with string escapes (``{\\"a\\": 1}``).
 
-Stages 3 and 4 are one linear pass of retort's own parser (``_json_scan``); the stage
-reported is the latest stage any of its fixes belongs to. ``ast.literal_eval`` is never
-used: it is slow on large input and can raise ``MemoryError``/``RecursionError``.
+Stages 3 and 4 are two linear passes: ``_json_norm`` rewrites what JSON does not allow
+where its meaning is certain (skipping valid runs with one regex match each), then the
+one-pass parser of ``_json_scan`` reads the rest, handing well-formed containers (and
+the valid items of faulty ones) to ``json``'s C decoder. The stage reported is the
+latest stage any fix belongs to. ``ast.literal_eval`` is never used: it is slow on
+large input and can raise ``MemoryError``/``RecursionError``.
 
-Fix kinds: ``fence``, ``prose``, ``whitespace`` (extracted); ``python_literal``,
-``single_quotes``, ``tuple``, ``python_set``, ``python_escape`` (python);
-``trailing_comma``, ``comment``, ``curly_quotes``, ``unquoted_key``, ``unquoted_value``,
-``missing_comma``, ``missing_colon``, ``missing_value``, ``missing_opener``,
-``closed_container``,
-``truncated_string``, ``truncated_literal``, ``unclosed_string``, ``inner_quote``,
-``raw_newline``, ``control_char``, ``doubled_quotes``, ``invalid_escape``, ``ellipsis``,
-``hex_number``, ``octal_number``, ``binary_number``, ``leading_zero``, ``plus_sign``,
-``number_format``, ``undefined``, ``multiple_values``, ``extra_comma``, ``extra_colon``,
-``extra_closer``, ``stray_quote``, ``garbage``, ``escaped_json`` (repaired);
-``double_encoded`` (any stage).
+Fix kinds are ``SAFE_KINDS`` (cannot change the meaning) or ``GUESS_KINDS`` (read an
+intent into the text; ``Repaired.guessed`` lists them); a kind in neither counts as a
+guess. ``fence``, ``prose``, ``whitespace`` belong to stage extracted;
+``python_literal``, ``single_quotes``, ``tuple``, ``python_set``, ``python_escape`` to
+python; ``double_encoded`` to any stage; every other kind to repaired.
 
 Policies:
 
@@ -44,8 +41,13 @@ Policies:
 - ``0x1F``, ``0o17``, ``0b11``, ``017``, ``+1``, ``.5``, ``5.`` and ``1_000`` become
   numbers, each with a fix.
 - Several top-level values separated only by whitespace, commas or newlines
-  (``{"a":1}\\n{"b":2}``) become a list of them (fix ``multiple_values``); a value
-  followed by prose is that value (stage ``extracted``, fix ``prose``).
+  (``{"a":1}\\n{"b":2}``), or several fenced JSON blocks, are combined (fix
+  ``multiple_values``): an empty container next to real values is dropped, the rest make
+  a list, one left is itself, all empty give the first. A value followed by prose is
+  that value (stage ``extracted``, fix ``prose``).
+- Keys of a malformed document lose the raw white space around them (``key_whitespace``).
+- A text that needs more than ``max(1000, len / 32)`` guesses about its structure is
+  refused with :class:`JSONParseError`: it is noise, not JSON that went wrong.
 - A missing value (``{"a": }``) becomes ``""``; a key whose value was cut off by the end
   of the text (``{"a": 1, "b":``) is dropped; a literal cut off at the end (``tru``) is
   completed; a string cut off at the end keeps its text.
