@@ -287,6 +287,13 @@ class _Fixes:
                     stage="repaired",
                 )
 
+    def merge(self, other: _Fixes) -> None:
+        """Take the fixes of a trial read that was kept (their offsets are final)."""
+        self.kinds |= other.kinds
+        self.items.extend(other.items[: _MAX_FIXES - len(self.items)])
+        self.guesses.extend(other.guesses[: _MAX_FIXES - len(self.guesses)])
+        self.total_guesses += other.total_guesses
+
     def stage(self) -> str:
         if not self.kinds:
             return "strict"
@@ -576,11 +583,32 @@ def _fenced(
     try:
         return decoder.decode(block.body)
     except (ValueError, RecursionError):
-        fixes.offset += offset
-        try:
-            return _scan(block.body, fixes, decoder, max_depth, allow_nan)
-        except JSONParseError as exc:
-            raise _shift(exc, text, offset) from None
+        pass
+    inside = _Fixes(len(text))
+    inside.offset = fixes.offset + offset
+    try:
+        value = _scan(block.body, inside, decoder, max_depth, allow_nan)
+    except JSONParseError as exc:
+        error: JSONParseError | None = _shift(exc, text, offset)
+    else:
+        error = None
+        if "truncated_string" not in inside.kinds:
+            fixes.merge(inside)
+            return value
+    # The fence closed inside a string: a README holding ```bash blocks. Read on past it.
+    past = _Fixes(len(text))
+    past.offset = fixes.offset + offset
+    try:
+        longer = _scan(text[offset:], past, decoder, max_depth, allow_nan)
+    except JSONParseError:
+        longer = None
+    if longer is not None and "truncated_string" not in past.kinds:
+        fixes.merge(past)
+        return longer
+    if error is not None:
+        raise error
+    fixes.merge(inside)
+    return value
 
 
 def _pick_fences(text: str) -> list[FencedBlock]:

@@ -52,8 +52,9 @@ _WORDS_COLON = re.compile(
 )
 _KEYLIKE = re.compile(
     r"""(?:"(?:[^"\\\n]|\\.){0,100}"|'(?:[^'\\\n]|\\.){0,100}'|[“”][^“”\n]{0,100}[“”]"""
-    r"""|[‘’][^‘’\n]{0,100}[‘’])"""
-    r"""[ \t]*(?::|[{\["'0-9\-]|(?:true|false|null|True|False|None)\b)"""
+    r"""|[‘’][^‘’\n]{0,100}[‘’])[ \t]*:"""
+    # its colon forgotten: then the key must look like one (no code, no prose)
+    r"""|["'][\w$@.\- ]{1,60}["'][ \t]*(?:[{\["'0-9\-]|(?:true|false|null|True|False|None)\b)"""
 )
 _KEYLIKE_COLON = re.compile(r"\"(?:[^\"\\\n]|\\.){1,100}\"[ \t]*:")
 # COMMENT "key": ... - a stray word before a quoted key.
@@ -362,7 +363,12 @@ _QUOTED_KEY_COLON = re.compile(
 
 
 def _unclosed_before_key(text: str, start: int, i: int) -> int:
-    """``"Dune, "year": 1965``: the offset of the comma that ended the value, or -1."""
+    """``"Dune, "year": 1965``: the offset of the comma that ended the value, or -1.
+
+    Only on a string's first line: in code, ``{"retries": 3, "timeout": 10}`` is text.
+    """
+    if "\n" in text[start:i]:
+        return -1
     j = i - 1
     while j >= start and text[j] in " \t":
         j -= 1
@@ -408,6 +414,9 @@ def _truncated(text: str, pos: int, start: int, ctx: int, fixes: FixSink) -> tup
         # {"a": "hello} - the closers after the text belong to the containers.
         end = start + len(kept)
     raw = content if end == n else kept
+    if raw.rstrip().endswith("```"):  # "y``` - the reply's closing fence, stuck to the text
+        raw = raw.rstrip()[:-3]
+        fixes.add("fence", start + len(raw), "removed a closing fence stuck to the text")
     partial = _PARTIAL_ESCAPE.search(raw) if end == n else None
     if partial:  # "caf\u00 - an escape cut in half means nothing yet
         raw = raw[: partial.start()]
@@ -483,7 +492,11 @@ def _closes(text: str, i: int, ctx: int) -> bool:
     char = text[k]
     gap = text[j:k]
     if char in "}]":
-        return True
+        # CMD ["a", "b"]\n"}] - a closer then the real closing quote: code in the string
+        after = match_end(_WS, text, k + 1)
+        return not (after < len(text) and text[after] == text[i] and "\n" in text[k:after])
+    if i >= 2 and text[i - 2 : i] == text[i] * 2 and char not in ",:":
+        return False  # the end of a """docstring""" inside code
     if char == ")":
         return ctx in (TUPLE, TOP)
     if char == ",":
@@ -509,7 +522,8 @@ def _closes(text: str, i: int, ctx: int) -> bool:
             return True
     elif "\n" in gap and _IDENT_COLON.match(text, k, k + _LOOKAHEAD_WINDOW):
         return True  # "a": "x"\n b: 1 - the next member, its comma missing
-    return bool(gap) and is_word_char(char) and _junk_then_end(text, k, ctx)
+    # Words on the same line after a quote may be junk; on the next line, more code.
+    return bool(gap) and "\n" not in gap and is_word_char(char) and _junk_then_end(text, k, ctx)
 
 
 def _junk_then_end(text: str, k: int, ctx: int) -> bool:

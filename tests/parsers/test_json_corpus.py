@@ -69,20 +69,11 @@ KNOWN_MISSES: set[str] = {
     "uv-greeting-comma",
     # array-members
     # stuck-fences
-    "sf-readme-raw-newlines-in-fence",
-    "sf-second-string-cut",
-    "sf-markdown-file-raw-in-list",
     # literal-case
     # comments
     # keys
     # policies
     # create-files
-    "cf-raw-code-unescaped-quotes",
-    "cf-readme-with-inner-fences",
-    "cf-dockerfile-raw-exec-form",
-    "cf-raw-truncated",
-    "cf-single-object",
-    "cf-dict-literal-in-raw-code",
     # realistic-mixed
 }
 
