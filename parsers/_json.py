@@ -592,9 +592,11 @@ def _fenced(
         error: JSONParseError | None = _shift(exc, text, offset)
     else:
         error = None
-        if "truncated_string" not in inside.kinds:
+        if not block.closed or "truncated_string" not in inside.kinds:
             fixes.merge(inside)
             return value
+    if not block.closed:
+        raise error  # type: ignore[misc]
     # The fence closed inside a string: a README holding ```bash blocks. Read on past it.
     past = _Fixes(len(text))
     past.offset = fixes.offset + offset

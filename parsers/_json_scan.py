@@ -499,9 +499,13 @@ class _Parser:
         those items for the parser. Returns where the parser goes on, or 0.
         """
         closer = "]" if chunk[0] == "[" else "}"
-        comma = chunk.rfind(",", 0, error)
-        for _ in range(2):  # the last comma may sit inside the faulty item: one more
-            if comma <= 0 or self.strict_budget <= 0:
+        # Cut right at the fault ({...}\n{ - a comma missing after a whole item), else
+        # at the last comma before it, else at the one before (in the faulty item).
+        comma = len(chunk[:error].rstrip(" \t\r\n,"))
+        if chunk[error - 1] not in " \t\r\n" or chunk[comma - 1] not in "}]":
+            comma = chunk.rfind(",", 0, error)  # the fault may be inside a token (0x1F)
+        for _ in range(3):
+            if comma <= 1 or self.strict_budget <= 0:
                 return 0
             try:
                 value = decoder.decode(chunk[:comma] + closer)
