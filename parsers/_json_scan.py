@@ -436,6 +436,12 @@ class _Parser:
         if len(self.stack) >= self.max_depth:
             raise self._too_deep(pos)
         if self.strict_budget > 0 and _STRICT_START.match(self.text, pos):
+            frame = self.frame
+            if frame.state == ARR_NEXT and frame.closer == "]":
+                # in a list, after a fault: the items that follow may all be valid
+                end = self._strict_container(pos, resume=True)
+                if end > 0:
+                    return end
             end = self._strict_container(pos)
             if end > 0:
                 return end
@@ -450,20 +456,24 @@ class _Parser:
             self.frame = _Frame([], ARR_FIRST, "", closer)
         return pos + 1
 
-    def _strict_container(self, pos: int) -> int:
+    def _strict_container(self, pos: int, *, resume: bool = False) -> int:
         """Read a well-formed container at C speed; 0 when it is not well-formed.
 
         The decoder reads a window of the text, grown while the container runs past it:
         a failure then costs the window, not a count of the lines since the start of
         the text (which JSONDecodeError makes). Strings holding raw control characters
         (code with line breaks and tabs) are read by the non-strict decoder, and noted.
+        With ``resume``, the rest of the current list is read from ``pos``, where an item
+        starts, as if it were a list of its own.
         """
         text = self.text
         width = _WINDOW
         decoder = self.decoder
         control = -1  # where the first raw control character in a string is
+        lead = "[" if resume else ""
+        start = pos - len(lead)  # where chunk[0] stands in the text
         while True:
-            chunk = text[pos : pos + width]
+            chunk = lead + text[pos : pos + width]
             cut = pos + width < len(text)
             try:
                 value, end = decoder.raw_decode(chunk)
@@ -476,22 +486,28 @@ class _Parser:
                     decoder = self.loose_decoder
                     continue
                 self.strict_budget -= exc.pos + 1
-                return self._valid_prefix(pos, chunk, exc.pos, decoder)
+                return self._valid_prefix(start, chunk, exc.pos, decoder, resume)
             except (ValueError, RecursionError):  # NaN refused, or nesting too deep for json
                 self.strict_budget = 0
                 return 0
             break
         if control >= 0:
             kind = "raw_newline" if chunk[control] in "\r\n" else "control_char"
-            self.fixes.add(kind, pos + control, "escaped raw control characters in strings")
-        end += pos
+            self.fixes.add(kind, start + control, "escaped raw control characters in strings")
+        end += start
         room = self.max_depth - len(self.stack)
         if (end - pos) // 2 > room and deeper_than(value, room):
             raise self._too_deep(pos)
+        if resume:  # the list's own closer ended the decoded items
+            self.frame.container.extend(value)
+            self._pop()
+            return end
         self._emit(value)
         return end
 
-    def _valid_prefix(self, pos: int, chunk: str, error: int, decoder: json.JSONDecoder) -> int:
+    def _valid_prefix(
+        self, pos: int, chunk: str, error: int, decoder: json.JSONDecoder, resume: bool
+    ) -> int:
         """Decode the items before the fault of a container that failed at ``error``.
 
         ``[{...}, {...}, {"a": 1`` - everything up to the last comma before the fault is
@@ -516,6 +532,12 @@ class _Parser:
             room = self.max_depth - len(self.stack)
             if comma // 2 > room and deeper_than(value, room):
                 raise self._too_deep(pos)
+            if resume:  # more items of the open list, which stays open after them
+                if not value:
+                    return 0
+                self.frame.container.extend(value)
+                self.frame.state = ARR_AFTER
+                return pos + comma
             self.stack.append(self.frame)
             self.open_closers[closer] += 1
             self.frame = _Frame(value, ARR_AFTER if closer == "]" else OBJ_AFTER, "", closer)
