@@ -10,9 +10,9 @@ So a leaf module such as ``retort.core.errors`` can be imported without pulling 
 pydantic, asyncio and pluggy through this file.
 
 Import rule inside retort: modules of ``retort.parsers`` import only the leaf modules
-of core (``errors``, ``ids``; ``messages`` only on first use, since it needs pydantic);
-modules of core reach the parsers through ``from retort import parsers`` and attribute
-access at call time, so either package can be imported first.
+of core (``errors``, ``ids``, ``_records``; ``messages`` only on first use, since it needs
+pydantic); modules of core reach the parsers through ``from retort import parsers`` and
+attribute access at call time, so either package can be imported first.
 """
 
 # No `from __future__ import annotations`: it would add a public name `annotations`.

@@ -20,6 +20,7 @@ from typing import Any
 
 import pluggy
 
+from retort.core._records import Record, fields_of
 from retort.core.errors import ConfigurationError, RetortError, SolveFailed
 from retort.core.expect import Expect
 from retort.core.ports import Agent
@@ -42,6 +43,8 @@ def _plain(value: Any) -> Any:
         value = value.model_dump(mode="json")
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         value = dataclasses.asdict(value)
+    elif isinstance(value, Record):  # Sections, FencedBlock...: keyed as their dataclasses were
+        value = fields_of(value)
     if isinstance(value, str):
         return normalize_code(value) if "\n" in value else value
     if isinstance(value, dict):

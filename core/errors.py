@@ -27,8 +27,9 @@ than a parser's ``max_bytes`` raises that parser's error before any reading
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from retort.core._records import Record, setfield
 
 __all__ = [
     "ConfigurationError",
@@ -162,9 +163,8 @@ class ToolCallError(ParseError):
         self.index = index
 
 
-@dataclass(frozen=True, slots=True)
-class FieldError:
-    """One problem found while fitting a value to a type.
+class FieldError(Record):
+    """One problem found while fitting a value to a type; an immutable value.
 
     Attributes:
         path: where, as text: ``files[0].code``; empty for the value itself.
@@ -172,9 +172,16 @@ class FieldError:
         kind: a short machine-readable code (pydantic's error type, e.g. ``missing``).
     """
 
+    __match_args__ = ("path", "message", "kind")
+    __slots__ = __match_args__
     path: str
     message: str
-    kind: str = ""
+    kind: str
+
+    def __init__(self, path: str, message: str, kind: str = "") -> None:
+        setfield(self, "path", path)
+        setfield(self, "message", message)
+        setfield(self, "kind", kind)
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message

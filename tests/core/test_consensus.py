@@ -18,7 +18,9 @@ from retort.core import (
     make_plugin_manager,
     normalize_code,
 )
+from retort.core.errors import FieldError
 from retort.core.plugins import DEFAULT_PLUGINS
+from retort.parsers import FencedBlock, Sections, parse_sections
 from retort.plugins.testing import ScriptedAgent
 
 
@@ -138,3 +140,19 @@ def test_canonical_key_and_code_normalisation() -> None:
         {"code": "a  \n\n", "file_name": "x"}
     )
     assert canonical_key("one line  ") != canonical_key("one line")
+
+
+def test_canonical_key_of_parser_records_is_pinned() -> None:
+    # Votes cast on these values before and after they stopped being dataclasses must
+    # agree: the key is the JSON object of their fields, as dataclasses.asdict gave it.
+    sections = Sections(("A", "B"), ("x\r\n\n", "y"), "pre", True, (("X", "z"),))
+    assert canonical_key(sections) == (
+        '{"extra":[["X","z"]],"names":["A","B"],"partial":true,"preamble":"pre","values":["x","y"]}'
+    )
+    assert canonical_key([parse_sections("=======A\na", ["A"])]) == (
+        '[{"extra":[],"names":["A"],"partial":false,"preamble":"","values":["a"]}]'
+    )
+    assert canonical_key(FencedBlock("b", "py", "py info", 0, 3, True)) == (
+        '{"body":"b","closed":true,"end":3,"info":"py info","lang":"py","start":0}'
+    )
+    assert canonical_key(FieldError("a", "m")) == '{"kind":"","message":"m","path":"a"}'
