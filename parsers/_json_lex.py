@@ -224,7 +224,7 @@ def quick_string(text: str, pos: int, ctx: int, fixes: FixSink) -> tuple[str, in
     after = match.group(2)
     if (after == ":") != (ctx == KEY) or (ctx == KEY and quote == '"'):
         return None  # keys in straight quotes: read_string strips and checks them
-    if after == "," and ctx == OBJECT and not _key_follows(text, match.end()):
+    if after == "," and ctx == OBJECT and not _key_follows(text, match_end(_WS, text, match.end())):
         return None
     end = match.end(1)
     if quote != '"':

@@ -171,7 +171,7 @@ _REGULAR = (
     r"|(?:true|false|null)(?![\w$])))*+"
 )
 _STEP_PATTERN = (
-    _REGULAR + r"(?:(?P<open>[\[{])|(?P<close>[\]}])|(?P<quote>[\"'])"
+    _REGULAR + r"(?:(?P<open>[\[{])|(?P<close>[\]}])|(?P<quote>[\"'“”])"
     r"|(?P<comment>//[^\n]*+|#[^\n]*+|/\*[^*]*+\*++(?:[^/*][^*]*+\*++)*+/)"
     r"|(?P<word>[A-Za-z_$][\w$]*+))?"
 )
@@ -372,7 +372,9 @@ def normalize(
                 end = simple.end()
                 add("single_quotes", at, "replaced single quotes with double quotes")
                 replace(at, end, f'"{simple.group(1)}"')
-            elif ctx != KEY and (quick := quick_string(text, at, ctx, fixes)) is not None:
+            elif (ctx != KEY or text[at] != '"') and (
+                quick := quick_string(text, at, ctx, fixes)
+            ) is not None:
                 value, end = quick
                 replace(at, end, _dumps(value))
             else:
