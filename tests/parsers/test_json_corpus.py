@@ -145,9 +145,13 @@ def test_every_category_has_enough_cases() -> None:
     assert thin == {}
 
 
-def test_control_cases_mean_exactly_what_json_loads_returns() -> None:
+_BOTH = pytest.mark.parametrize("cases", [CASES, MODEL_CASES], ids=["original", "models"])
+
+
+@_BOTH
+def test_control_cases_mean_exactly_what_json_loads_returns(cases: list[dict[str, Any]]) -> None:
     # The policy: valid JSON comes back exactly as json.loads returns it.
-    controls = [case for case in CASES if case["category"] == CONTROL_CATEGORY]
+    controls = [case for case in cases if case["category"] == CONTROL_CATEGORY]
     assert controls
     wrong = [c["id"] for c in controls if not _same(json.loads(c["input"]), c["expected"])]
     assert wrong == []
@@ -161,8 +165,9 @@ def _json_loads_rejects(text: str) -> bool:
     return False
 
 
-def test_most_non_control_cases_are_really_malformed() -> None:
-    faulty = [case for case in CASES if case["category"] != CONTROL_CATEGORY]
+@_BOTH
+def test_most_non_control_cases_are_really_malformed(cases: list[dict[str, Any]]) -> None:
+    faulty = [case for case in cases if case["category"] != CONTROL_CATEGORY]
     rejected = [case for case in faulty if _json_loads_rejects(case["input"])]
     assert len(rejected) >= MIN_MALFORMED_SHARE * len(faulty), (
         f"json.loads accepts {len(faulty) - len(rejected)} of {len(faulty)} non-control cases"
@@ -211,21 +216,6 @@ def test_models_corpus_has_enough_cases_per_category() -> None:
         if counts[category] < MODELS_MIN_PER_CATEGORY
     }
     assert thin == {}
-
-
-def test_models_corpus_controls_mean_exactly_what_json_loads_returns() -> None:
-    controls = [case for case in MODEL_CASES if case["category"] == CONTROL_CATEGORY]
-    assert controls
-    wrong = [c["id"] for c in controls if not _same(json.loads(c["input"]), c["expected"])]
-    assert wrong == []
-
-
-def test_models_corpus_non_controls_are_really_malformed() -> None:
-    faulty = [case for case in MODEL_CASES if case["category"] != CONTROL_CATEGORY]
-    rejected = [case for case in faulty if _json_loads_rejects(case["input"])]
-    assert len(rejected) >= MIN_MALFORMED_SHARE * len(faulty), (
-        f"json.loads accepts {len(faulty) - len(rejected)} of {len(faulty)} non-control cases"
-    )
 
 
 def test_known_misses_name_real_cases() -> None:
