@@ -36,7 +36,8 @@ _KEY_STRING = (
 )
 _NUMBER = r"-?(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?(?:[eE][-+]?[0-9]++)?(?![\w.])"
 # A value string may hold raw control characters: the parser's decoder reads those.
-_LOOSE_STRING = r'"[^"\\]*+(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\]*+)*+"'
+# ... and escapes JSON lacks (\x41, \', \d): the pass rewrites them (_escapes_to_json).
+_LOOSE_STRING = r'"[^"\\]*+(?:\\.[^"\\]*+)*+"'
 _SCALAR = rf"(?:{_LOOSE_STRING}|{_NUMBER}|(?:true|false|null)(?![\w$]))"
 _WS = r"[ \t\r\n]*+"
 
@@ -271,8 +272,12 @@ def normalize(
                     add("trailing_comma", j, f"removed ',' before {text[at]!r}")
                     last = "v"  # what the comma followed: a value
                     pos = j + 1
-            append(text[pos:at])
-            length += at - pos
+            if "\\" in text[pos:at] and _BAD_ESCAPE.search(text, pos, at):
+                fixed = _escapes_to_json(text[pos:at], pos, add)
+                replace(pos, at, fixed)
+            else:
+                append(text[pos:at])
+                length += at - pos
             pos = at
         if kind is None:
             break  # the end of the text, or a character only the state machine reads
@@ -432,6 +437,43 @@ def normalize(
         return None
     append(text[pos:])
     return Normalized("".join(pieces), norm, orig)
+
+
+# A backslash (after an even run of them, group "pairs") that starts no JSON escape:
+# a Python hex escape's digits ("hex"), or any other character after it ("char").
+_BAD_ESCAPE = re.compile(
+    r"(?<!\\)(?P<pairs>(?:\\\\)*+)\\"
+    r"(?:[xX](?P<hex>[0-9a-fA-F]{2})|U(?P<wide>[0-9a-fA-F]{8})"
+    r'|(?P<char>[^"\\/bfnrtu]|u(?![0-9a-fA-F]{4})))',
+    re.DOTALL,
+)
+
+
+def _escapes_to_json(run: str, offset: int, add: Callable[[str, int, str], None]) -> str:
+    """The escapes JSON lacks, in the valid strings of ``run``, as the parser reads them:
+    ``\x41`` and ``\U0001f600`` are characters, ``\'`` is a quote, a backslash before a
+    line break continues the line, any other stays a backslash and its character."""
+
+    def rewrite(match: re.Match[str]) -> str:
+        pairs = match.group("pairs")
+        at = offset + match.start() + len(pairs)
+        digits = match.group("hex") or match.group("wide")
+        if digits is not None:
+            code = int(digits, 16)
+            if code <= 0x10FFFF:
+                add("python_escape", at, "decoded a Python escape")
+                return pairs + _dumps(chr(code))[1:-1]
+            char = match.group()[len(pairs) + 1 :]
+        else:
+            char = match.group("char")
+        if char == "'":
+            return pairs + "'"
+        if char == "\n":
+            return pairs
+        add("invalid_escape", at, f"kept an invalid escape \\{char[:1]}")
+        return pairs + "\\\\" + char
+
+    return _BAD_ESCAPE.sub(rewrite, run)
 
 
 def _literal(word: str, allow_nan: bool) -> tuple[str, str] | None:
