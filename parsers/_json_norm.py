@@ -190,7 +190,11 @@ def _step() -> re.Pattern[str]:
 _SIMPLE_SINGLE = re.compile(r"'([^'\"\\\x00-\x1f]*+)'(?=[ \t\r\n]*+[,:}\]])")
 _QUOTED_KEY = re.compile(r"""(?:"[^"\\\n]{0,200}"|'[^'\\\n]{0,200}')[ \t]*+:""")
 _KEY = re.compile(r"[A-Za-z_$][\w$.\-]*+(?=[ \t]*+:)")
-_WORD_ENDS = re.compile(r"[ \t]*+[,}\]]")
+# After a bare word: a closer, or a comma and what surely starts the next item or key
+# (in an object, "Hello, world!" is one value: the machine reads it).
+_WORD_ENDS = re.compile(
+    r"""[ \t]*+(?:[}\]]|,[ \t\r\n]*+(?:["'{\[0-9\-]|[A-Za-z_$][\w$]*+[ \t]*+[:,\]}]))"""
+)
 # A literal ends where a value may end.
 _ENDS_VALUE = re.compile(r"[ \t\r\n]*+(?:[,}\]]|//|/\*|#|$)")
 _LITERALS = {

@@ -52,10 +52,19 @@ _COMMENT = re.compile(r"//[^\n]*+|#[^\n]*+|/\*[^*]*+(?:\*(?!/)[^*]*+)*+(?:\*/|$)
 _WORD = re.compile(r"[^\W\d][\w$]*|\$[\w$]*")
 _UNQUOTED_KEY = re.compile(r"[^\s:,{}\[\]\"'/#]++(?:[ \t]++[^\s:,{}\[\]\"'/#]++)*+")
 _UNQUOTED_VALUE = {
-    OBJECT: re.compile(r"[^,}\]\n\r]*"),
+    # In an object a bare value may hold commas and brackets ({"name": John Smith, Jr.,
+    # "age": 41}): it ends at a comma before the next key, at a closer that ends the
+    # line or the object, or at the line end.
+    OBJECT: re.compile(
+        r"""(?:[^,}\]\n\r]++"""
+        r"""|,(?![ \t]*+[\r\n])(?![ \t\r\n]*+(?:"[^"\n]{0,100}"|'[^'\n]{0,100}'"""
+        r"""|[^\W\d][\w$\-]*(?:[ \t]+[^\W\d][\w$\-]*){0,3})[ \t]*:)"""
+        r"""|[}\]](?![ \t]*+(?:[,}\]\r\n]|$)))*+"""
+    ),
     ARRAY: re.compile(r"[^,\]}\n\r]*"),
     TOP: re.compile(r"[^,\]}\n\r]*"),
 }
+_WORDS_AFTER_NUMBER = re.compile(r"[ \t]++[^\s,}\])/#0-9\-+.\"'\[{(]")
 # A comment after a bare value ({"a": yes // really}) is not part of the value.
 _TRAILING_COMMENT = re.compile(r"\s(?://|/\*|#)")
 _QUOTED_KEY = re.compile(r"(?:\"[^\"\n]{0,100}\"|'[^'\n]{0,100}')[ \t]*:")
@@ -341,6 +350,8 @@ class _Parser:
                 self.fixes.add("truncated_number", pos, f"dropped {text[pos:].strip()!r}")
                 return len(text)
             return self._word(pos)
+        if self.frame.state != TOP_FIRST and _WORDS_AFTER_NUMBER.match(text, number[1]):
+            return self._unquoted(pos)  # {"temp": -5 °C} - a number was only its start
         self._emit(number[0])
         return number[1]
 
@@ -406,7 +417,7 @@ class _Parser:
         if comment:
             raw = raw[: comment.start()]
         value = raw.rstrip()
-        if value[-1:] in QUOTES and value[0] not in QUOTES:
+        if value[-1:] in QUOTES and value[0] not in QUOTES and value.count(value[-1]) == 1:
             value = value[:-1].rstrip()  # abcdef" - the opening quote was forgotten
         if not value:
             garbage = _GARBAGE.match(text, pos)

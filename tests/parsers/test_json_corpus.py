@@ -12,8 +12,8 @@ is not a list, because ``==`` alone would let those slips through.
 parser, of what chat models send when asked for JSON: quotes inside strings, containers
 closed too early, bare multi-word values, ``key: value`` members in brackets, fences glued
 to values, odd-case literals, comments, stray whitespace in keys, several top-level values
-and truncation, and ``create_files`` replies with long code. The cases the parser does not
-read yet are listed in ``KNOWN_MISSES`` and run as strict xfails, so a case that starts to
+and truncation, and ``create_files`` replies with long code. Cases the parser does not read
+yet go in ``KNOWN_MISSES`` (empty today) and run as strict xfails, so a case that starts to
 pass fails the suite until its id is removed from the list.
 """
 
@@ -58,24 +58,7 @@ MODELS_CATEGORIES = {
 # Cases of data/json_corpus_models.jsonl that loads() does not read as a human does yet.
 # They run as strict xfails: remove an id here once the parser gets the case right (the
 # expectation itself is never edited to match the parser).
-KNOWN_MISSES: set[str] = {
-    # inner-quotes
-    # early-closers
-    # unquoted-values
-    "uv-name-with-suffix",
-    "uv-summary-with-commas",
-    "uv-error-message",
-    "uv-units",
-    "uv-greeting-comma",
-    # array-members
-    # stuck-fences
-    # literal-case
-    # comments
-    # keys
-    # policies
-    # create-files
-    # realistic-mixed
-}
+KNOWN_MISSES: set[str] = set()  # all 253 cases read as a human reads them
 
 
 def _load_corpus(path: Path = CORPUS_PATH) -> list[dict[str, Any]]:
