@@ -130,6 +130,57 @@ def test_malformed_documents_recover_the_value(case: tuple[str, Any]) -> None:
     assert _same(loads(text), value)
 
 
+# ------------------------------------------------ the classes models get wrong
+
+_KEY = st.from_regex(r"[a-z][a-z_]{0,7}", fullmatch=True)
+_WORD = st.from_regex(r"[A-Za-z]{1,8}", fullmatch=True)
+_PHRASE = st.lists(_WORD, min_size=2, max_size=5).map(" ".join)
+_RECORD = st.dictionaries(_KEY, _PHRASE, min_size=2, max_size=6)
+
+
+@given(_RECORD, st.data())
+def test_one_unescaped_inner_quote_keeps_every_key(record: dict[str, str], data: Any) -> None:
+    # Quote one word of one value without escaping the quotes: "say "hi" now".
+    key = data.draw(st.sampled_from(sorted(record)))
+    words = record[key].split(" ")
+    at = data.draw(st.integers(min_value=1, max_value=len(words) - 1))
+    words[at] = f'"{words[at]}"'
+    meant = {**record, key: " ".join(words)}
+    text = "{" + ", ".join(f'"{k}": "{v}"' for k, v in meant.items()) + "}"
+    result = repair(text)
+    assert result.value == meant
+    assert "inner_quote" in {fix.kind for fix in result.guessed}
+
+
+@given(_RECORD, st.data())
+def test_an_object_closed_too_early_gets_its_members_back(
+    record: dict[str, str], data: Any
+) -> None:
+    members = [f'"{k}": "{v}"' for k, v in record.items()]
+    cut = data.draw(st.integers(min_value=1, max_value=len(members) - 1))
+    text = "{" + ", ".join(members[:cut]) + "}, " + ", ".join(members[cut:]) + "}"
+    result = repair(text)
+    assert result.value == record
+    assert "early_closer" in {fix.kind for fix in result.guessed}
+
+
+@given(st.lists(st.sampled_from(["true", "false", "null", "none"]), min_size=1), st.data())
+def test_literals_in_any_case_are_literals(words: list[str], data: Any) -> None:
+    cased = [
+        "".join(data.draw(st.sampled_from([c.lower(), c.upper()])) for c in word) for word in words
+    ]
+    meant = [{"true": True, "false": False}.get(word) for word in words]
+    assert _same(loads("[" + ", ".join(cased) + "]"), meant)
+
+
+@given(st.lists(st.tuples(_KEY, st.integers()), min_size=1, max_size=6, unique_by=lambda m: m[0]))
+def test_a_list_of_members_is_an_object(members: list[tuple[str, int]]) -> None:
+    text = "[" + ", ".join(f'"{k}": {v}' for k, v in members) + "]"
+    result = repair(text)
+    assert result.value == dict(members)
+    assert "array_members" in {fix.kind for fix in result.guessed}
+
+
 def _replies() -> ModuleType:
     path = Path(__file__).parents[1] / "benchmarks" / "_replies.py"
     spec = importlib.util.spec_from_file_location("bench_replies_for_tests", path)
