@@ -70,18 +70,26 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, NamedTuple
+from typing import Any
 
 from retort.core.errors import JSONParseError
 from retort.parsers._fences import FencedBlock, scan_fences
+from retort.parsers._json_fixes import (
+    GUESS_KINDS,
+    SAFE_KINDS,
+    STAGES,
+    Fix,
+    Fixes,
+    Repaired,
+)
 from retort.parsers._json_lex import SPACE_CHARS, match_end
 from retort.parsers._json_norm import Normalized, normalize
-from retort.parsers._json_scan import (
+from retort.parsers._json_scan import parse
+from retort.parsers._json_values import (
     ScanError,
     combine,
     deeper_than,
     find_start,
-    parse,
     plausible_open,
     strict_decoder,
 )
@@ -100,106 +108,9 @@ __all__ = [
     "repair",
 ]
 
-STAGES = ("strict", "extracted", "python", "repaired")
-
-# Fixes that cannot change what the text means: taking the value out of its wrapping,
-# dialects (Python, JSON5, comments, quote styles), and closers missing at the very end.
-SAFE_KINDS = frozenset(
-    {
-        "fence",
-        "prose",
-        "whitespace",
-        "double_encoded",
-        "escaped_json",
-        "python_literal",
-        "literal_case",
-        "single_quotes",
-        "curly_quotes",
-        "tuple",
-        "python_set",
-        "python_escape",
-        "trailing_comma",
-        "extra_comma",
-        "extra_colon",
-        "comment",
-        "unquoted_key",
-        "missing_colon",
-        "missing_comma",
-        "missing_opener",
-        "closed_container",
-        "raw_newline",
-        "control_char",
-        "invalid_escape",
-        "hex_number",
-        "octal_number",
-        "binary_number",
-        "leading_zero",
-        "plus_sign",
-        "number_format",
-        "undefined",
-        "key_whitespace",
-    }
-)
-# Fixes that read an intent into the text: another reading was possible, and the value
-# may not be what the model meant. ``Repaired.guessed`` lists these.
-GUESS_KINDS = frozenset(
-    {
-        "inner_quote",
-        "unclosed_string",
-        "mixed_quotes",
-        "unquoted_value",
-        "adjacent_strings",
-        "early_closer",
-        "mismatched_closer",
-        "extra_closer",
-        "array_members",
-        "missing_closer",
-        "missing_value",
-        "truncated_string",
-        "truncated_literal",
-        "truncated_number",
-        "doubled_quotes",
-        "stray_quote",
-        "ellipsis",
-        "garbage",
-        "multiple_values",
-    }
-)
-
-_MAX_FIXES = 1000
-_GUESS_FLOOR = 1000
-_CHARS_PER_GUESS = 32
-# Guesses about the structure, not about a string's content: a flood of these is noise.
-_STRUCTURE_GUESSES = frozenset(
-    {
-        "early_closer",
-        "mismatched_closer",
-        "extra_closer",
-        "missing_closer",
-        "array_members",
-        "missing_value",
-        "truncated_literal",
-        "truncated_number",
-        "stray_quote",
-        "ellipsis",
-        "garbage",
-    }
-)
 # The nesting the lenient stages build at most when no max_depth is given.
 DEFAULT_MAX_DEPTH = 512
 _JSON_TAGS = frozenset({"json", "json5", "jsonc", "javascript", "js"})
-_STAGE_OF_KIND = {
-    "double_encoded": 0,
-    "fence": 1,
-    "prose": 1,
-    "python_literal": 2,
-    "single_quotes": 2,
-    "tuple": 2,
-    "python_set": 2,
-    "python_escape": 2,
-    "whitespace": 1,
-    "escaped_json": 3,
-}
 _SPACES = re.compile(f"[{SPACE_CHARS}]*+")
 _THINK_START, _THINK_END = "<think>", "</think>"
 _MEMBER_START = re.compile(r"""(?:"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')[ \t]*:""")
@@ -214,90 +125,6 @@ _ODD_SPACE = re.compile("[" + "".join(c for c in SPACE_CHARS if c not in " \t\r\
 _SEPARATORS = re.compile(f"[{SPACE_CHARS},]*+")
 # A text starting with one of these starts with its value, even if braces come later.
 _VALUE_FIRST = frozenset("{[\"'“”‘’")
-
-
-class Fix(NamedTuple):
-    """One change the repair made.
-
-    Attributes:
-        kind: a short code, e.g. ``trailing_comma``, ``single_quotes``, ``fence``.
-        position: the character offset in the input where the change applies.
-        detail: what was changed, for people (``removed ',' before '}'``).
-    """
-
-    kind: str
-    position: int
-    detail: str
-
-
-class Repaired(NamedTuple):
-    """The outcome of :func:`repair`.
-
-    Attributes:
-        value: the parsed value.
-        stage: the stage that succeeded, one of ``STAGES``.
-        fixes: every change made, in the order they were made (at most 1000).
-        guessed: the fixes that guessed at an intent (kinds in ``GUESS_KINDS``): inner
-            quotes, bare multi-word values, early closers, truncation... Empty when every
-            fix was safe (kinds in ``SAFE_KINDS``), which cannot change the meaning.
-    """
-
-    value: Any
-    stage: str
-    fixes: tuple[Fix, ...]
-    guessed: tuple[Fix, ...] = ()
-
-    @property
-    def safe(self) -> bool:
-        """Whether no fix guessed (every fix is in ``SAFE_KINDS``, or there was none)."""
-        return not self.guessed
-
-
-class _Fixes:
-    """Collects fixes with positions shifted by ``offset``; keeps every kind, caps entries."""
-
-    __slots__ = ("guess_limit", "guesses", "items", "kinds", "offset", "total_guesses")
-
-    def __init__(self, length: int = 0) -> None:
-        self.items: list[Fix] = []
-        self.guesses: list[Fix] = []
-        self.kinds: set[str] = set()
-        self.offset = 0
-        self.total_guesses = 0
-        # A text that needs a guess about its structure every few characters is not JSON
-        # that went wrong: past this many, reading it would only spend time on noise.
-        self.guess_limit = max(_GUESS_FLOOR, length // _CHARS_PER_GUESS)
-
-    def add(self, kind: str, position: int, detail: str) -> None:
-        self.kinds.add(kind)
-        if len(self.items) < _MAX_FIXES:
-            self.items.append(Fix(kind, position + self.offset, detail))
-        if kind not in SAFE_KINDS:
-            if len(self.guesses) < _MAX_FIXES:
-                self.guesses.append(Fix(kind, position + self.offset, detail))
-            if kind not in _STRUCTURE_GUESSES:
-                return
-            self.total_guesses += 1
-            if self.total_guesses > self.guess_limit:
-                raise JSONParseError(
-                    f"Expected JSON, found text that needs more than {self.guess_limit} "
-                    f"guesses about its structure (one every {_CHARS_PER_GUESS} characters "
-                    "or more) to read as JSON: it is not a JSON value",
-                    position=position + self.offset,
-                    stage="repaired",
-                )
-
-    def merge(self, other: _Fixes) -> None:
-        """Take the fixes of a trial read that was kept (their offsets are final)."""
-        self.kinds |= other.kinds
-        self.items.extend(other.items[: _MAX_FIXES - len(self.items)])
-        self.guesses.extend(other.guesses[: _MAX_FIXES - len(self.guesses)])
-        self.total_guesses += other.total_guesses
-
-    def stage(self) -> str:
-        if not self.kinds:
-            return "strict"
-        return STAGES[max(_STAGE_OF_KIND.get(kind, 3) for kind in self.kinds)]
 
 
 def loads(
@@ -372,7 +199,7 @@ def repair(
     text = _as_text(text, max_bytes)
     check_size(text, max_bytes, _limits_error, what="JSON")
     decoder = strict_decoder(allow_nan)
-    fixes = _Fixes(len(text))
+    fixes = Fixes(len(text))
     depth = DEFAULT_MAX_DEPTH if max_depth is None else max_depth
     try:
         value = decoder.decode(text)
@@ -425,7 +252,7 @@ def _check_depth(text: str, value: Any, max_depth: int) -> None:
 
 
 def _lenient(
-    text: str, fixes: _Fixes, decoder: json.JSONDecoder, max_depth: int, allow_nan: bool
+    text: str, fixes: Fixes, decoder: json.JSONDecoder, max_depth: int, allow_nan: bool
 ) -> Any:
     """The stages after ``strict``: reasoning, fences, prose, then the lenient parser."""
     # A reasoning model's thoughts may hold braces of their own: read only the answer.
@@ -442,7 +269,7 @@ def _lenient(
 
 
 def _lenient_body(
-    text: str, fixes: _Fixes, decoder: json.JSONDecoder, max_depth: int, allow_nan: bool
+    text: str, fixes: Fixes, decoder: json.JSONDecoder, max_depth: int, allow_nan: bool
 ) -> Any:
     blocks = _pick_fences(text)
     if len(blocks) == 1:
@@ -471,7 +298,7 @@ def _lenient_body(
 
 
 def _unescaped_json(
-    text: str, start: int, fixes: _Fixes, decoder: json.JSONDecoder, max_depth: int
+    text: str, start: int, fixes: Fixes, decoder: json.JSONDecoder, max_depth: int
 ) -> tuple[Any] | None:
     """``{\"a\": 1}``: JSON escaped as if inside a string, without the outer quotes."""
     body = text[start:].rstrip()
@@ -487,7 +314,7 @@ def _unescaped_json(
 
 
 def _scan(
-    text: str, fixes: _Fixes, decoder: json.JSONDecoder, max_depth: int, allow_nan: bool
+    text: str, fixes: Fixes, decoder: json.JSONDecoder, max_depth: int, allow_nan: bool
 ) -> Any:
     """Run the lenient parser from where the value starts, after any prose."""
     first = _skip_ws(text, 0)
@@ -512,7 +339,7 @@ def _scan(
 
 
 def _parse(
-    text: str, start: int, fixes: _Fixes, max_depth: int, allow_nan: bool, *, members: bool
+    text: str, start: int, fixes: Fixes, max_depth: int, allow_nan: bool, *, members: bool
 ) -> tuple[Any, int]:
     normalized = normalize(
         text, start, fixes, max_depth=max_depth, allow_nan=allow_nan, members=members
@@ -540,7 +367,7 @@ class _Mapped:
 
     __slots__ = ("fixes", "normalized")
 
-    def __init__(self, fixes: _Fixes, normalized: Normalized) -> None:
+    def __init__(self, fixes: Fixes, normalized: Normalized) -> None:
         self.fixes = fixes
         self.normalized = normalized
 
@@ -549,7 +376,7 @@ class _Mapped:
 
 
 def _quoted_then_value(
-    text: str, first: int, opener: int, fixes: _Fixes, max_depth: int, allow_nan: bool
+    text: str, first: int, opener: int, fixes: Fixes, max_depth: int, allow_nan: bool
 ) -> tuple[Any] | None:
     """``"Sure!" Here it is: {...}``: a quoted phrase, prose, then the value.
 
@@ -557,7 +384,7 @@ def _quoted_then_value(
     """
     if _MEMBER_START.match(text, first, first + 256):
         return None
-    trial = _Fixes()
+    trial = Fixes()
     trial.offset = fixes.offset
     try:
         value, end = parse(text, first, trial, max_depth=max_depth, allow_nan=allow_nan)
@@ -572,7 +399,7 @@ def _quoted_then_value(
 def _fenced(
     text: str,
     block: FencedBlock,
-    fixes: _Fixes,
+    fixes: Fixes,
     decoder: json.JSONDecoder,
     max_depth: int,
     allow_nan: bool,
@@ -584,7 +411,7 @@ def _fenced(
         return decoder.decode(block.body)
     except (ValueError, RecursionError):
         pass
-    inside = _Fixes(len(text))
+    inside = Fixes(len(text))
     inside.offset = fixes.offset + offset
     try:
         value = _scan(block.body, inside, decoder, max_depth, allow_nan)
@@ -598,7 +425,7 @@ def _fenced(
     if not block.closed:
         raise error  # type: ignore[misc]
     # The fence closed inside a string: a README holding ```bash blocks. Read on past it.
-    past = _Fixes(len(text))
+    past = Fixes(len(text))
     past.offset = fixes.offset + offset
     try:
         longer = _scan(text[offset:], past, decoder, max_depth, allow_nan)
@@ -628,7 +455,7 @@ def _pick_fences(text: str) -> list[FencedBlock]:
     return []
 
 
-def _extract_strict(text: str, fixes: _Fixes, decoder: json.JSONDecoder) -> tuple[Any] | None:
+def _extract_strict(text: str, fixes: Fixes, decoder: json.JSONDecoder) -> tuple[Any] | None:
     """A strictly valid value after prose, and any more values after it; None otherwise.
 
     Only the first plausible ``{``/``[`` is tried, so the cost stays linear.
@@ -687,7 +514,7 @@ def _skip_separators(text: str, pos: int) -> int:
 
 
 def _decode_nested(
-    value: str, fixes: _Fixes, decoder: json.JSONDecoder, max_depth: int | None
+    value: str, fixes: Fixes, decoder: json.JSONDecoder, max_depth: int | None
 ) -> Any:
     """A top-level string holding a JSON object or array, decoded (at most twice)."""
     current: Any = value

@@ -24,19 +24,21 @@ from retort.parsers._json_lex import (
     comment_end,
     is_word_char,
     match_end,
-    read_number,
     read_string,
 )
+from retort.parsers._json_numbers import read_number
+from retort.parsers._json_values import (
+    LOOKAHEAD_WINDOW,
+    STRICT_START,
+    ScanError,
+    combine,
+    deeper_than,
+    loose_decoder,
+    plausible_open,
+    strict_decoder,
+)
 
-__all__ = [
-    "ScanError",
-    "combine",
-    "deeper_than",
-    "find_start",
-    "parse",
-    "plausible_open",
-    "strict_decoder",
-]
+__all__ = ["parse"]
 
 # Parser states. OBJ_FIRST/ARR_FIRST: just opened; *_NEXT: after a comma; *_AFTER: after
 # a member, waiting for a comma or the closer.
@@ -91,93 +93,8 @@ _COMMA_RUN = re.compile(r"(?:,[ \t\r\n]*)+")
 _NOT_KEY_RUN = re.compile(r"""[^\s"'“”‘’\w}\]),:/#.…]+""")
 _BARE_KEY = re.compile(r"[^\W\d][\w$\-]*[ \t]*:(?!//)")
 _SCALAR_START = re.compile(r"[-0-9]|(?:true|false|null|True|False|None)\b")
-_LOOKAHEAD_WINDOW = 128
-_PLAUSIBLE_AFTER_BRACE = re.compile(r"[ \t\r\n]*(?:[\"'“”‘}]|\n|[^\W\d][\w$\-]*[ \t]*:|$)")
-_PLAUSIBLE_AFTER_BRACKET = re.compile(
-    r"[ \t\r\n]*(?:[\"'“”‘\[\]{(\-0-9]|\n|$|(?:true|false|null|True|False|None)\b)"
-)
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed (allow_nan=False)")
-
-
-_DECODER = json.JSONDecoder()
-_DECODER_NO_NAN = json.JSONDecoder(parse_constant=_reject_constant)
-# Accept raw control characters inside strings (JSON does not).
-_LOOSE_DECODER = json.JSONDecoder(strict=False)
-_LOOSE_DECODER_NO_NAN = json.JSONDecoder(parse_constant=_reject_constant, strict=False)
 # The first window json's decoder reads a container in (grown 4x while too small).
 _WINDOW = 4096
-
-
-def strict_decoder(allow_nan: bool) -> json.JSONDecoder:
-    """``json``'s C-accelerated decoder, rejecting NaN and Infinity unless ``allow_nan``."""
-    return _DECODER if allow_nan else _DECODER_NO_NAN
-
-
-# json's decoder builds exactly these: a class check is cheaper than isinstance.
-_CONTAINERS = frozenset({dict, list})
-
-
-def deeper_than(value: Any, limit: int) -> bool:
-    """Whether ``value`` nests lists and dicts more than ``limit`` levels deep.
-
-    Walks level by level with a list, never recursion.
-    """
-    level: list[Any] = [value] if value.__class__ in _CONTAINERS else []
-    depth = 0
-    while level:
-        depth += 1
-        if depth > limit:
-            return True
-        children: list[Any] = []
-        extend = children.extend
-        for container in level:
-            items = container.values() if container.__class__ is dict else container
-            extend([x for x in items if x.__class__ in _CONTAINERS])
-        level = children
-    return False
-
-
-class ScanError(Exception):
-    """A failure of the lenient parse: what, where, and which stage failed."""
-
-    def __init__(self, message: str, position: int, stage: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.position = position
-        self.stage = stage
-
-
-def plausible_open(text: str, pos: int) -> bool:
-    """Whether the ``{`` or ``[`` at ``pos`` looks like the start of a JSON value.
-
-    ``{braces}`` and ``[JSON]`` in prose do not; ``{"a"``, ``{a:`` and ``[1`` do. The
-    check reads at most a short window after ``pos``.
-    """
-    pattern = _PLAUSIBLE_AFTER_BRACE if text[pos] == "{" else _PLAUSIBLE_AFTER_BRACKET
-    return pattern.match(text, pos + 1, pos + 1 + _LOOKAHEAD_WINDOW) is not None
-
-
-# A container worth handing to json's decoder: it opens the way JSON does.
-_STRICT_START = re.compile(r"\{[ \t\r\n]*[\"}]|\[[ \t\r\n]*[\]\[{\"\-0-9tfn]")
-
-
-def find_start(text: str, pos: int = 0) -> int:
-    """The offset of the first plausible ``{`` or ``[`` at or after ``pos``, or -1."""
-    # str.find runs at memchr speed; each bracket kind is searched forward only once.
-    brace, bracket = text.find("{", pos), text.find("[", pos)
-    while brace >= 0 or bracket >= 0:
-        if bracket < 0 or 0 <= brace < bracket:
-            if plausible_open(text, brace):
-                return brace
-            brace = text.find("{", brace + 1)
-        else:
-            if plausible_open(text, bracket):
-                return bracket
-            bracket = text.find("[", bracket + 1)
-    return -1
 
 
 class _Frame:
@@ -226,7 +143,7 @@ class _Parser:
     def __init__(self, text: str, fixes: FixSink, max_depth: int, allow_nan: bool) -> None:
         self.text = text
         self.decoder = strict_decoder(allow_nan)
-        self.loose_decoder = _LOOSE_DECODER if allow_nan else _LOOSE_DECODER_NO_NAN
+        self.loose_decoder = loose_decoder(allow_nan)
         # json's decoder is tried on each container that starts like JSON. A success
         # consumes what it read; a failure wastes the text read up to the error, plus a
         # count of the line breaks before it (JSONDecodeError computes its line). Failures
@@ -446,7 +363,7 @@ class _Parser:
     def _open(self, pos: int, char: str) -> int:
         if len(self.stack) >= self.max_depth:
             raise self._too_deep(pos)
-        if self.strict_budget > 0 and _STRICT_START.match(self.text, pos):
+        if self.strict_budget > 0 and STRICT_START.match(self.text, pos):
             frame = self.frame
             if frame.state == ARR_NEXT and frame.closer == "]":
                 # in a list, after a fault: the items that follow may all be valid
@@ -632,7 +549,7 @@ class _Parser:
         bare = frame.bare_key
         if frame.bare_key:
             frame.bare_key = False
-            if char in QUOTES and _QUOTED_KEY.match(self.text, pos, pos + _LOOKAHEAD_WINDOW):
+            if char in QUOTES and _QUOTED_KEY.match(self.text, pos, pos + LOOKAHEAD_WINDOW):
                 # COMMENT "key": 1 - the bare word was noise before the real key.
                 self.fixes.add("garbage", frame.key_pos, f"removed {frame.key[:20]!r}")
                 frame.state = OBJ_NEXT
@@ -777,7 +694,7 @@ class _Parser:
         if pos >= len(text):
             return False
         if value.__class__ is dict:
-            window = pos + _LOOKAHEAD_WINDOW
+            window = pos + LOOKAHEAD_WINDOW
             return (
                 _QUOTED_KEY.match(text, pos, window) is not None
                 or _BARE_KEY.match(text, pos, window) is not None
@@ -817,20 +734,6 @@ class _Parser:
         if not values:
             raise ScanError("", self.start, "repaired")
         return combine(values), pos
-
-
-def combine(values: list[Any]) -> Any:
-    """The value of a reply holding several top-level values (or fenced blocks).
-
-    One value is itself. An empty container next to real ones is noise and is dropped;
-    the rest, in order, make a list. When every value is empty, the first is kept.
-    """
-    if len(values) == 1:
-        return values[0]
-    kept = [value for value in values if value or value.__class__ not in _CONTAINERS]
-    if not kept:
-        return values[0]
-    return kept[0] if len(kept) == 1 else kept
 
 
 def _complete_literal(word: str) -> tuple[Any] | None:
