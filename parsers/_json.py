@@ -115,7 +115,7 @@ _SPACES = re.compile(f"[{SPACE_CHARS}]*+")
 _THINK_START, _THINK_END = "<think>", "</think>"
 _MEMBER_START = re.compile(r"""(?:"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')[ \t]*:""")
 _EMPTIES = re.compile(
-    r"(?:\{[ \t\r\n]*\}|\[[ \t\r\n]*\])(?:[ \t\r\n,]*(?:\{[ \t\r\n]*\}|\[[ \t\r\n]*\]))*"
+    r"(?:\{[ \t\r\n]*+\}|\[[ \t\r\n]*+\])(?:[ \t\r\n,]*+(?:\{[ \t\r\n]*+\}|\[[ \t\r\n]*+\]))*+"
 )
 _BARE_MEMBER = re.compile(r"[^\W\d][\w$\-]*[ \t]*:(?!//)")
 _SCALAR_ITEM = re.compile(r"""["'\-0-9]|(?:true|false|null|True|False|None)\b""")

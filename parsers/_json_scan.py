@@ -89,7 +89,7 @@ _LITERALS: dict[str, tuple[Any, str]] = {
 }
 _ANY_CASE = {"true": True, "false": False, "null": None, "none": None}
 _CLOSER_OF = {"{": "}", "[": "]", "(": ")"}
-_COMMA_RUN = re.compile(r"(?:,[ \t\r\n]*)+")
+_COMMA_RUN = re.compile(r"(?:,[ \t\r\n]*+)++")
 _NOT_KEY_RUN = re.compile(r"""[^\s"'“”‘’\w}\]),:/#.…]+""")
 _BARE_KEY = re.compile(r"[^\W\d][\w$\-]*[ \t]*:(?!//)")
 _SCALAR_START = re.compile(r"[-0-9]|(?:true|false|null|True|False|None)\b")
