@@ -424,7 +424,7 @@ class _Parser:
             self.fixes.add(kind, start + control, "escaped raw control characters in strings")
         end += start
         room = self.max_depth - len(self.stack)
-        if (end - pos) // 2 > room and deeper_than(value, room):
+        if self._may_be_deeper(chunk, end - start, room) and deeper_than(value, room):
             raise self._too_deep(pos)
         if resume:  # the list's own closer ended the decoded items
             self.frame.container.extend(value)
@@ -458,7 +458,7 @@ class _Parser:
                 comma = chunk.rfind(",", 0, comma)
                 continue
             room = self.max_depth - len(self.stack)
-            if comma // 2 > room and deeper_than(value, room):
+            if self._may_be_deeper(chunk, comma, room) and deeper_than(value, room):
                 raise self._too_deep(pos)
             if resume:  # more items of the open list, which stays open after them
                 if not value:
@@ -471,6 +471,12 @@ class _Parser:
             self.frame = _Frame(value, ARR_AFTER if closer == "]" else OBJ_AFTER, "", closer)
             return pos + comma
         return 0
+
+    @staticmethod
+    def _may_be_deeper(chunk: str, size: int, room: int) -> bool:
+        """Whether ``chunk[:size]`` holds enough openers to nest deeper than ``room``:
+        counting them runs at C speed, walking the value does not."""
+        return size // 2 > room and chunk.count("[", 0, size) + chunk.count("{", 0, size) > room
 
     def _pop(self) -> None:
         frame = self.frame
