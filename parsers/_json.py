@@ -422,8 +422,8 @@ def _fenced(
         if not block.closed or "truncated_string" not in inside.kinds:
             fixes.merge(inside)
             return value
-    if not block.closed:
-        raise error  # type: ignore[misc]
+    if error is not None and not block.closed:
+        raise error  # nothing follows the fence: there is no more text to read
     # The fence closed inside a string: a README holding ```bash blocks. Read on past it.
     past = Fixes(len(text))
     past.offset = fixes.offset + offset
