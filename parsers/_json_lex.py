@@ -491,9 +491,15 @@ def _closes(text: str, i: int, ctx: int) -> bool:
     char = text[k]
     gap = text[j:k]
     if char in "}]":
-        # CMD ["a", "b"]\n"}] - a closer then the real closing quote: code in the string
+        # CMD ["a", "b"]\n"}] - a closer, then on the next line the real closing quote
+        # and the closers after it: code in the string
         after = match_end(_WS, text, k + 1)
-        return not (after < len(text) and text[after] == text[i] and "\n" in text[k:after])
+        return not (
+            after + 1 < len(text)
+            and text[after] == text[i]
+            and text[after + 1] in "}]"
+            and "\n" in text[k:after]
+        )
     if i >= 2 and text[i - 2 : i] == text[i] * 2 and char not in ",:":
         return False  # the end of a """docstring""" inside code
     if char == ")":

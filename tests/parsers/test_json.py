@@ -470,3 +470,12 @@ def test_every_prefix_of_an_object_is_an_object_with_its_keys(cut: int) -> None:
         assert value["name"] == "x\u00e9y"
     if cut >= len(document):
         assert value == json.loads(document)
+
+
+def test_a_closer_then_a_key_on_the_next_line_still_ends_the_string() -> None:
+    # Found by the thorough fuzz profile: an empty string before "]\n  " and the next key
+    # must close there; only a quote followed by closers on the next line is code.
+    text = '{\n  "0": null,\n  "00": [\n  null,\n  null\n  ""\n]\n  "": null\n'
+    assert loads(text) == {"0": None, "00": [None, None, ""], "": None}
+    code = '[{"code": "RUN x\nCMD ["a"]\n"}]'
+    assert loads(code) == [{"code": 'RUN x\nCMD ["a"]\n'}]
