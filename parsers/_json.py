@@ -90,6 +90,8 @@ from retort.parsers._json_values import (
     combine,
     deeper_than,
     find_start,
+    goes_on,
+    may_be_deeper,
     plausible_open,
     strict_decoder,
 )
@@ -117,8 +119,6 @@ _MEMBER_START = re.compile(r"""(?:"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')[ \t]*
 _EMPTIES = re.compile(
     r"(?:\{[ \t\r\n]*+\}|\[[ \t\r\n]*+\])(?:[ \t\r\n,]*+(?:\{[ \t\r\n]*+\}|\[[ \t\r\n]*+\]))*+"
 )
-_BARE_MEMBER = re.compile(r"[^\W\d][\w$\-]*[ \t]*:(?!//)")
-_SCALAR_ITEM = re.compile(r"""["'\-0-9]|(?:true|false|null|True|False|None)\b""")
 _LOCATION = re.compile(r" at line \d+, column \d+$")
 _ESCAPED_OPEN = re.compile(r"[{\[][ \t\r\n]*\\[\"n]")
 _ODD_SPACE = re.compile("[" + "".join(c for c in SPACE_CHARS if c not in " \t\r\n") + "]")
@@ -242,7 +242,7 @@ def _limits_error(message: str) -> JSONParseError:
 
 def _check_depth(text: str, value: Any, max_depth: int) -> None:
     """Reject a strictly valid document nested deeper than an explicit ``max_depth``."""
-    if len(text) <= 2 * max_depth or text.count("[") + text.count("{") <= max_depth:
+    if not may_be_deeper(text, 0, len(text), max_depth):
         return
     if deeper_than(value, max_depth):
         raise JSONParseError(
@@ -496,13 +496,7 @@ def _extract_strict(text: str, fixes: Fixes, decoder: json.JSONDecoder) -> tuple
 
 def _closed_early(text: str, end: int, pos: int, value: Any) -> bool:
     """Whether a comma and more members or items of ``value`` follow its closer."""
-    if pos >= len(text) or text[_skip_ws(text, end)] != ",":
-        return False
-    if isinstance(value, dict):
-        return _MEMBER_START.match(text, pos, pos + 256) is not None or (
-            _BARE_MEMBER.match(text, pos, pos + 256) is not None
-        )
-    return isinstance(value, list) and _SCALAR_ITEM.match(text, pos) is not None
+    return pos < len(text) and text[_skip_ws(text, end)] == "," and goes_on(value, text, pos)
 
 
 def _skip_ws(text: str, pos: int) -> int:

@@ -12,13 +12,13 @@ import json
 import re
 from typing import Any
 
-from retort.parsers._json_lex import QUOTES, SPACE_CHARS, FixSink, match_end
+from retort.parsers._json_lex import SPACE_CHARS, FixSink, match_end
 from retort.parsers._json_values import (
-    LOOKAHEAD_WINDOW,
     STRICT_START,
     ScanError,
     deeper_than,
     loose_decoder,
+    may_be_deeper,
     strict_decoder,
 )
 
@@ -43,9 +43,6 @@ ARR_FIRST, ARR_NEXT, ARR_AFTER = 5, 6, 7
 TOP_FIRST, TOP_AFTER = 8, 9
 
 _WS = re.compile(f"[{SPACE_CHARS}]*")
-_QUOTED_KEY = re.compile(r"(?:\"[^\"\n]{0,100}\"|'[^'\n]{0,100}')[ \t]*:")
-_BARE_KEY = re.compile(r"[^\W\d][\w$\-]*[ \t]*:(?!//)")
-_SCALAR_START = re.compile(r"[-0-9]|(?:true|false|null|True|False|None)\b")
 _CLOSER_OF = {"{": "}", "[": "]", "(": ")"}
 # The first window json's decoder reads a container in (grown 4x while too small).
 _WINDOW = 4096
@@ -174,7 +171,7 @@ class Frames:
             self.fixes.add(kind, start + control, "escaped raw control characters in strings")
         end += start
         room = self.max_depth - len(self.stack)
-        if self._may_be_deeper(chunk, end - start, room) and deeper_than(value, room):
+        if may_be_deeper(chunk, 0, end - start, room) and deeper_than(value, room):
             raise self._too_deep(pos)
         if resume:  # the list's own closer ended the decoded items
             self.frame.container.extend(value)
@@ -208,7 +205,7 @@ class Frames:
                 comma = chunk.rfind(",", 0, comma)
                 continue
             room = self.max_depth - len(self.stack)
-            if self._may_be_deeper(chunk, comma, room) and deeper_than(value, room):
+            if may_be_deeper(chunk, 0, comma, room) and deeper_than(value, room):
                 raise self._too_deep(pos)
             if resume:  # more items of the open list, which stays open after them
                 if not value:
@@ -221,12 +218,6 @@ class Frames:
             self.frame = _Frame(value, ARR_AFTER if closer == "]" else OBJ_AFTER, "", closer)
             return pos + comma
         return 0
-
-    @staticmethod
-    def _may_be_deeper(chunk: str, size: int, room: int) -> bool:
-        """Whether ``chunk[:size]`` holds enough openers to nest deeper than ``room``:
-        counting them runs at C speed, walking the value does not."""
-        return size // 2 > room and chunk.count("[", 0, size) + chunk.count("{", 0, size) > room
 
     def _pop(self) -> None:
         frame = self.frame
@@ -313,22 +304,6 @@ class Frames:
         self.frame.key = key
         self.frame.state = OBJ_VALUE
         return True
-
-    def _continues(self, value: Any, pos: int) -> bool:
-        """Whether ``text[pos:]`` goes on with members of ``value`` (a closed dict or list)."""
-        text = self.text
-        if pos >= len(text):
-            return False
-        if value.__class__ is dict:
-            window = pos + LOOKAHEAD_WINDOW
-            return (
-                _QUOTED_KEY.match(text, pos, window) is not None
-                or _BARE_KEY.match(text, pos, window) is not None
-            )
-        if value.__class__ is not list:
-            return False
-        # ["a", "b"], "c", "d"] - scalars, then a closer that has no opener left
-        return text[pos] in QUOTES or _SCALAR_START.match(text, pos) is not None
 
     def _reopen(self, container: Any) -> None:
         """Open ``container`` again, after its last member or item."""

@@ -276,7 +276,7 @@ def normalize(
                     add("trailing_comma", j, f"removed ',' before {text[at]!r}")
                     last = "v"  # what the comma followed: a value
                     pos = j + 1
-            if "\\" in text[pos:at] and _BAD_ESCAPE.search(text, pos, at):
+            if text.find("\\", pos, at) >= 0 and _BAD_ESCAPE.search(text, pos, at):
                 fixed = _escapes_to_json(text[pos:at], pos, add)
                 replace(pos, at, fixed)
             else:

@@ -13,8 +13,6 @@ import re
 from typing import Any
 
 from retort.parsers._json_frames import (
-    _BARE_KEY,
-    _QUOTED_KEY,
     _WS,
     ARR_AFTER,
     ARR_FIRST,
@@ -47,11 +45,14 @@ from retort.parsers._json_values import (
     LOOKAHEAD_WINDOW,
     ScanError,
     combine,
+    goes_on,
     plausible_open,
 )
 
 __all__ = ["parse"]
 
+_QUOTED_KEY = re.compile(r"(?:\"[^\"\n]{0,100}\"|'[^'\n]{0,100}')[ \t]*:")
+_BARE_KEY = re.compile(r"[^\W\d][\w$\-]*[ \t]*:(?!//)")
 _VALUE_STATES = frozenset({OBJ_VALUE, ARR_FIRST, ARR_NEXT, TOP_FIRST})
 _CTX = {OBJ_VALUE: OBJECT, ARR_FIRST: ARRAY, ARR_NEXT: ARRAY, TOP_FIRST: TOP}
 
@@ -419,7 +420,7 @@ class _Parser(Frames):
             self.fixes.add("extra_closer", pos, f"removed an unmatched {char!r}")
             return pos + 1
         nxt = match_end(_MULTI_SEPARATOR, text, pos) if char == "," else pos
-        if char == "," and self._continues(self.frame.container[-1], nxt):
+        if char == "," and goes_on(self.frame.container[-1], self.text, nxt):
             # {"a": 1}, "b": 2} - closed too early: its members go on after the closer.
             self.fixes.add("early_closer", pos, "reopened a container closed too early")
             self.frame.state = TOP_FIRST

@@ -17,7 +17,9 @@ __all__ = [
     "combine",
     "deeper_than",
     "find_start",
+    "goes_on",
     "loose_decoder",
+    "may_be_deeper",
     "plausible_open",
     "strict_decoder",
 ]
@@ -126,3 +128,32 @@ def combine(values: list[Any]) -> Any:
     if not kept:
         return values[0]
     return kept[0] if len(kept) == 1 else kept
+
+
+def may_be_deeper(text: str, start: int, end: int, limit: int) -> bool:
+    """Whether ``text[start:end]`` holds enough openers to nest deeper than ``limit``.
+
+    A cheap test before :func:`deeper_than`: counting brackets runs at C speed, walking
+    a value does not.
+    """
+    return (end - start) // 2 > limit and (
+        text.count("[", start, end) + text.count("{", start, end) > limit
+    )
+
+
+# After a comma: the next member of an object (quoted or bare key and its colon), or the
+# next item of a list (a string or a scalar).
+_MEMBER = re.compile(
+    r"""(?:"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|[^\W\d][\w$\-]*)[ \t]*:(?!//)"""
+)
+_ITEM = re.compile(r"""["'“”‘’\-0-9]|(?:true|false|null|True|False|None)\b""")
+
+
+def goes_on(value: Any, text: str, pos: int) -> bool:
+    """Whether ``text[pos:]``, after a comma, holds more members or items of ``value``:
+    ``{"a": 1}, "b": 2}`` - a container closed too early, its members going on."""
+    if pos >= len(text):
+        return False
+    if value.__class__ is dict:
+        return _MEMBER.match(text, pos, pos + 2 * LOOKAHEAD_WINDOW) is not None
+    return value.__class__ is list and _ITEM.match(text, pos) is not None
